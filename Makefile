@@ -1,0 +1,62 @@
+# Thin wrappers over docker compose. `make` alone lists the targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+COMPOSE ?= docker compose
+PROD := $(COMPOSE) -f docker-compose.yml -f docker-compose.prod.yml
+TEST := $(COMPOSE) -p flotilla-test -f docker-compose.yml -f docker-compose.test.yml
+SERVICES := user-service product-service order-service api-gateway
+DATABASES := users products orders
+# The linter runs from the test-runner image, so the host needs nothing but Docker.
+TOOLS := $(TEST) --profile tests run --rm --no-deps -T -v "$(CURDIR)":/src:ro -w /src tests
+
+.PHONY: help up down logs ps build test lint fmt psql clean secrets prod-up prod-down \
+	$(addprefix psql-,$(DATABASES))
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_%-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+up: ## Start the development stack and wait until every container is healthy
+	$(COMPOSE) up --build -d --wait
+
+down: ## Stop the development stack (data volumes are kept)
+	$(COMPOSE) down
+
+logs: ## Follow the logs of every container (S=service for one)
+	$(COMPOSE) logs -f $(S)
+
+ps: ## Show the containers and their health
+	$(COMPOSE) ps
+
+build: ## Build every image
+	$(COMPOSE) build
+
+test: ## Lint, then run every test against a throwaway stack; always tears it down
+	scripts/test-stack
+
+lint: ## Check style and common mistakes with ruff
+	$(TEST) --profile tests build tests
+	$(TOOLS) sh -c 'ruff check --no-cache . && ruff format --check --no-cache .'
+
+fmt: ## Reformat the code with ruff
+	$(TEST) --profile tests build tests
+	$(TEST) --profile tests run --rm --no-deps -T -v "$(CURDIR)":/src -w /src tests \
+		sh -c 'ruff check --no-cache --fix . && ruff format --no-cache .'
+
+psql: psql-users ## Open psql on a service database (psql-users, psql-products, psql-orders)
+
+psql-%: ## Open psql on one service database as its own role
+	$(COMPOSE) exec postgres psql -U $* -d $*
+
+secrets: ## Create random production secrets in ./secrets (kept out of git)
+	scripts/make-secrets
+
+prod-up: ## Start with the production override (needs `make secrets` first)
+	$(PROD) up --build -d --wait
+
+prod-down: ## Stop the production stack
+	$(PROD) down
+
+clean: ## Remove the containers, volumes and images of the dev and test stacks
+	$(COMPOSE) down -v --remove-orphans --rmi local
+	$(TEST) --profile tests down -v --remove-orphans --rmi local

@@ -1,0 +1,38 @@
+"""The base Flask app every service builds on."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask
+from flask.json.provider import DefaultJSONProvider
+
+from flotilla.errors import register_error_handlers
+from flotilla.logs import configure_logging, register_request_logging
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class JSONProvider(DefaultJSONProvider):
+    """JSON with RFC 3339 UTC timestamps (Flask's default is an HTTP date)."""
+
+    sort_keys = False
+
+    @staticmethod
+    def default(o: Any) -> Any:
+        """Serialise what the json module cannot."""
+        if isinstance(o, datetime):
+            return o.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return DefaultJSONProvider.default(o)
+
+
+def create_base_app(import_name: str, *, service: str, log_level: str = "INFO") -> Flask:
+    """Return a Flask app with JSON errors, request ids, access logs and a body limit."""
+    configure_logging(service, log_level)
+    app = Flask(import_name)
+    app.json = JSONProvider(app)
+    # "//" in a path is not silently redirected: the gateway must see what was sent.
+    app.url_map.merge_slashes = False
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    register_error_handlers(app)
+    register_request_logging(app)
+    return app

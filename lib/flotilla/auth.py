@@ -1,0 +1,171 @@
+"""Access-token verification shared by the gateway and every service."""
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
+
+import jwt
+import requests
+from flask import Flask, current_app, g, request
+
+from flotilla.config import Env
+from flotilla.errors import ApiError
+
+log = logging.getLogger(__name__)
+
+ALGORITHMS = ["RS256"]
+REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss", "aud"]
+KeySource = Callable[[], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class TokenSettings:
+    """Where the public keys are and which claims a valid token carries."""
+
+    jwks_url: str
+    issuer: str
+    audience: str
+    leeway_seconds: int
+
+    @classmethod
+    def from_env(cls, env: Env) -> "TokenSettings":
+        """Read the token settings from the environment."""
+        return cls(
+            jwks_url=env.get("JWKS_URL", "http://user-service:8000/.well-known/jwks.json"),
+            issuer=env.get("JWT_ISSUER", "flotilla"),
+            audience=env.get("JWT_AUDIENCE", "flotilla-api"),
+            leeway_seconds=min(env.integer("JWT_LEEWAY_SECONDS", 30), 60),
+        )
+
+
+def jwks_keys(document: dict) -> dict[str, Any]:
+    """Return the RSA public keys of a JWKS document by kid."""
+    keys = {}
+    for entry in document.get("keys", []):
+        if entry.get("kty") == "RSA" and entry.get("kid"):
+            keys[entry["kid"]] = jwt.PyJWK(entry, algorithm="RS256").key
+    return keys
+
+
+def fetch_jwks(url: str, timeout: float = 3.0) -> KeySource:
+    """Return a key source that downloads a JWKS document."""
+
+    def load() -> dict[str, Any]:
+        response = requests.get(url, timeout=timeout)
+        response.raise_for_status()
+        return jwks_keys(response.json())
+
+    return load
+
+
+class TokenVerifier:
+    """Verify RS256 access tokens against cached public keys."""
+
+    def __init__(
+        self, settings: TokenSettings, *, keys: KeySource | None = None, refetch_seconds: float = 30
+    ) -> None:
+        self.settings = settings
+        self.load_keys = keys or fetch_jwks(settings.jwks_url)
+        self.refetch_seconds = refetch_seconds
+        self._keys: dict[str, Any] = {}
+        self._fetched_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def _key(self, kid: str) -> Any:
+        if kid not in self._keys:
+            self._refresh()
+        return self._keys.get(kid)
+
+    def _refresh(self) -> None:
+        # An unknown kid may mean a new key; asking again at most once per interval
+        # keeps a flood of made-up kids from becoming a flood of JWKS requests.
+        with self._lock:
+            if time.monotonic() - self._fetched_at < self.refetch_seconds:
+                return
+            self._fetched_at = time.monotonic()
+            try:
+                self._keys = self.load_keys()
+            except Exception as error:  # keep the old keys; the next interval retries
+                log.warning("cannot load token keys", extra={"error": str(error)})
+
+    def verify(self, token: str) -> dict:
+        """Return the claims of a valid access token; raise 401 otherwise."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError:
+            raise _invalid("Malformed token") from None
+        if header.get("alg") not in ALGORITHMS or not isinstance(header.get("kid"), str):
+            raise _invalid("Token algorithm or key id not accepted")
+        key = self._key(header["kid"])
+        if key is None:
+            raise _invalid("Token signed with an unknown key")
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=ALGORITHMS,
+                audience=self.settings.audience,
+                issuer=self.settings.issuer,
+                leeway=self.settings.leeway_seconds,
+                options={"require": REQUIRED_CLAIMS},
+            )
+        except jwt.ExpiredSignatureError:
+            raise ApiError(401, "token_expired", "Token has expired") from None
+        except jwt.InvalidTokenError:
+            raise _invalid("Token is not valid") from None
+        if claims.get("typ") != "access" or not str(claims["sub"]).isdigit():
+            raise _invalid("Not an access token")
+        return claims
+
+
+def _invalid(message: str) -> ApiError:
+    return ApiError(401, "invalid_token", message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def init_tokens(app: Flask, verifier: TokenVerifier) -> None:
+    """Make the token verifier available to require_user."""
+    app.extensions["tokens"] = verifier
+
+
+def bearer_token() -> str:
+    """Return the bearer token of the request, or raise 401."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(
+            401, "unauthorized", "Missing bearer token", headers={"WWW-Authenticate": "Bearer"}
+        )
+    return token.strip()
+
+
+def authenticate() -> dict:
+    """Verify the request's token and return the caller as {id, role}."""
+    claims = current_app.extensions["tokens"].verify(bearer_token())
+    g.user = {"id": int(claims["sub"]), "role": claims.get("role", "customer")}
+    return g.user
+
+
+def require_user(view: Callable) -> Callable:
+    """Let only callers with a valid access token in."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        authenticate()
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def require_admin(view: Callable) -> Callable:
+    """Let only admins in."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if authenticate()["role"] != "admin":
+            raise ApiError(403, "forbidden", "Admins only")
+        return view(*args, **kwargs)
+
+    return wrapper

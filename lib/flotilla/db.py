@@ -1,0 +1,145 @@
+"""PostgreSQL access: one connection pool per worker process, plus migrations."""
+
+import logging
+import os
+import threading
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg2
+import psycopg2.extras
+import psycopg2.pool
+from flask import Flask, Response, current_app
+from psycopg2.extensions import connection
+
+from flotilla.errors import error_response
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_SECONDS = 5
+
+
+class Database:
+    """A lazily created connection pool, re-created in every forked worker."""
+
+    def __init__(self, url: str, *, max_connections: int = 10) -> None:
+        self.url = url
+        self.max_connections = max_connections
+        self._pool: psycopg2.pool.ThreadedConnectionPool | None = None
+        self._pool_pid: int | None = None
+        self._lock = threading.Lock()
+
+    def init_app(self, app: Flask) -> None:
+        """Make the database available as app.extensions['db']; outages answer 503."""
+        app.extensions["db"] = self
+        app.register_error_handler(psycopg2.OperationalError, _unavailable)
+
+    def _get_pool(self) -> psycopg2.pool.ThreadedConnectionPool:
+        # A pool inherited across fork() shares sockets with the parent: build a new one.
+        if self._pool is None or self._pool_pid != os.getpid():
+            with self._lock:
+                if self._pool is None or self._pool_pid != os.getpid():
+                    self._pool = psycopg2.pool.ThreadedConnectionPool(
+                        1,
+                        self.max_connections,
+                        self.url,
+                        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                        cursor_factory=psycopg2.extras.RealDictCursor,
+                    )
+                    self._pool_pid = os.getpid()
+        return self._pool
+
+    def _checkout(self, pool: psycopg2.pool.ThreadedConnectionPool) -> connection:
+        # Pre-ping: a pooled connection may have died with a database restart. Trying
+        # each pooled one and then a new one makes the first request after a restart work.
+        for _ in range(self.max_connections + 1):
+            conn = pool.getconn()
+            try:
+                with conn.cursor() as cursor:
+                    cursor.execute("SELECT 1")
+                return conn
+            except (psycopg2.OperationalError, psycopg2.InterfaceError):
+                pool.putconn(conn, close=True)
+        raise psycopg2.OperationalError("no working database connection")
+
+    @contextmanager
+    def transaction(self) -> Iterator[psycopg2.extras.RealDictCursor]:
+        """Yield a cursor inside one transaction: committed on success, rolled back on error."""
+        pool = self._get_pool()
+        conn = self._checkout(pool)
+        broken = False
+        try:
+            with conn, conn.cursor() as cursor:
+                yield cursor
+        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+            broken = True
+            raise
+        finally:
+            pool.putconn(conn, close=broken or bool(conn.closed))
+
+    def ping(self) -> None:
+        """Raise unless the database answers a query."""
+        with self.transaction() as cursor:
+            cursor.execute("SELECT 1")
+
+    def close(self) -> None:
+        """Close every pooled connection of this process."""
+        if self._pool is not None and self._pool_pid == os.getpid():
+            self._pool.closeall()
+        self._pool = None
+
+
+MIGRATIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version text PRIMARY KEY,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+
+def migrate(url: str, directory: Path) -> list[str]:
+    """Apply the numbered *.sql files not yet recorded; return the versions applied."""
+    # One advisory lock per database serialises replicas that start at the same time.
+    lock_key = zlib.crc32(b"flotilla-migrations")
+    applied: list[str] = []
+    conn = psycopg2.connect(url, connect_timeout=CONNECT_TIMEOUT_SECONDS)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", (lock_key,))
+            try:
+                cursor.execute(MIGRATIONS_TABLE)
+                cursor.execute("SELECT version FROM schema_migrations")
+                done = {row[0] for row in cursor.fetchall()}
+                for path in sorted(directory.glob("*.sql")):
+                    if path.stem not in done:
+                        _apply(conn, path)
+                        applied.append(path.stem)
+            finally:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", (lock_key,))
+    finally:
+        conn.close()
+    return applied
+
+
+def _apply(conn: psycopg2.extensions.connection, path: Path) -> None:
+    log.info("applying migration", extra={"migration": path.name})
+    conn.autocommit = False
+    try:
+        with conn, conn.cursor() as cursor:
+            cursor.execute(path.read_text(encoding="utf-8"))
+            cursor.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (path.stem,))
+    finally:
+        conn.autocommit = True
+
+
+def _unavailable(error: psycopg2.OperationalError) -> Response:
+    log.warning("database unavailable", extra={"error": str(error).strip()})
+    return error_response(503, "service_unavailable", "Database unavailable, try again shortly")
+
+
+def get_db() -> Database:
+    """Return the current app's database."""
+    return current_app.extensions["db"]

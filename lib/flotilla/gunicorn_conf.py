@@ -1,0 +1,45 @@
+"""gunicorn settings shared by every service (`gunicorn -c python:flotilla.gunicorn_conf`)."""
+
+import os
+
+from flotilla.config import Env
+
+_env = Env()
+
+bind = f"0.0.0.0:{_env.integer('PORT', 8000)}"
+worker_class = "gthread"
+workers = _env.integer("GUNICORN_WORKERS", 2)
+threads = _env.integer("GUNICORN_THREADS", 4)
+reload = _env.flag("GUNICORN_RELOAD", False)
+timeout = _env.integer("GUNICORN_TIMEOUT", 30)
+graceful_timeout = 20
+keepalive = 75  # longer than NGINX's upstream keepalive_timeout, so NGINX closes first
+# Heartbeat files on tmpfs: a container's overlay filesystem can stall them.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
+# No runtime control socket: nothing in the container should steer gunicorn.
+control_socket_disable = True
+accesslog = None  # each app logs its own JSON access line with the request id
+errorlog = "-"
+loglevel = _env.get("LOG_LEVEL", "info").lower()
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "json": {
+            "()": "flotilla.logs.JsonFormatter",
+            "service": _env.get("SERVICE_NAME", "gunicorn"),
+        }
+    },
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "stream": "ext://sys.stdout",
+        }
+    },
+    "root": {"handlers": ["stdout"], "level": loglevel.upper()},
+    "loggers": {
+        "gunicorn.error": {"handlers": ["stdout"], "level": loglevel.upper(), "propagate": False},
+        "gunicorn.access": {"handlers": ["stdout"], "level": "WARNING", "propagate": False},
+    },
+}

@@ -1,0 +1,27 @@
+"""order-service settings, read once from the environment."""
+
+from dataclasses import dataclass
+
+from flotilla.auth import TokenSettings
+from flotilla.config import Env, database_url
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything order-service needs to start."""
+
+    database_url: str
+    product_service_url: str
+    tokens: TokenSettings
+    log_level: str
+
+    @classmethod
+    def from_env(cls, env: Env | None = None) -> "Config":
+        """Read the settings; raise ConfigError when one cannot work."""
+        env = env or Env()
+        return cls(
+            database_url=database_url(env, default_name="orders"),
+            product_service_url=env.get("PRODUCT_SERVICE_URL", "http://product-service:8000"),
+            tokens=TokenSettings.from_env(env),
+            log_level=env.get("LOG_LEVEL", "INFO"),
+        )

@@ -1,0 +1,67 @@
+"""The stack itself: ports, users, secrets, networks and data that survives restarts."""
+
+import time
+
+import pytest
+import requests
+
+from conftest import BASE_URL, PASSWORD, bearer, service_of
+
+PYTHON_SERVICES = {"user-service", "product-service", "order-service", "api-gateway"}
+
+
+def test_only_nginx_publishes_a_port(stack):
+    published = {
+        service_of(c): bindings
+        for c in stack
+        for port, bindings in (c.attrs["NetworkSettings"]["Ports"] or {}).items()
+        if bindings
+    }
+    assert set(published) == {"nginx"}
+    assert all(b["HostIp"] == "127.0.0.1" for b in published["nginx"])
+
+
+def test_python_services_run_as_an_unprivileged_user(stack):
+    for container in stack:
+        if service_of(container) in PYTHON_SERVICES:
+            exit_code, output = container.exec_run(["id", "-u"])
+            assert exit_code == 0 and output.strip() != b"0", service_of(container)
+
+
+def test_no_secret_is_baked_into_an_image(stack):
+    for container in stack:
+        if service_of(container) in PYTHON_SERVICES:
+            image_env = container.image.attrs["Config"].get("Env") or []
+            names = [entry.split("=", 1)[0] for entry in image_env]
+            assert not [n for n in names if "PASSWORD" in n or "SECRET" in n or "KEY" in n]
+
+
+def test_databases_sit_on_an_internal_network(stack):
+    postgres = next(c for c in stack if service_of(c) == "postgres")
+    networks = postgres.attrs["NetworkSettings"]["Networks"]
+    assert [name.rsplit("_", 1)[-1] for name in networks] == ["data"]
+    for network in postgres.client.networks.list(names=list(networks)):
+        assert network.attrs["Internal"] is True
+
+
+def _wait_healthy(timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{BASE_URL}/health", timeout=5).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(1)
+    pytest.fail("the stack did not become healthy again")
+
+
+def test_users_survive_a_database_restart(api, account, stack):
+    postgres = next(c for c in stack if service_of(c) == "postgres")
+    postgres.restart(timeout=10)
+    _wait_healthy()
+    # Pooled connections died with the server; the first requests must still succeed.
+    for _ in range(3):
+        login = api.post("/api/auth/login", json={"email": account["email"], "password": PASSWORD})
+        assert login.status_code == 200, login.text
+        assert api.get("/api/users/me", headers=bearer(login.json()["access_token"])).ok

@@ -1,0 +1,167 @@
+"""HTTP endpoints of user-service: auth, users and the public keys."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from flask import Blueprint, Response, current_app, g, jsonify
+
+from flotilla.auth import require_user
+from flotilla.db import get_db
+from flotilla.errors import ApiError
+from flotilla.validation import BIGINT_MAX, EMAIL, Field, json_body, validate
+from user_service import repository
+from user_service.passwords import hash_password, needs_rehash, verify_password
+from user_service.tokens import Signer, new_refresh_token, refresh_token_hash
+
+
+def _email(value: str) -> str:
+    return value.strip().lower()
+
+
+EMAIL_FIELD = Field(str, min=3, max=254, pattern=EMAIL, normalize=_email)
+PASSWORD_FIELD = Field(str, min=8, max=128)
+NAME_FIELD = Field(str, min=1, max=100, normalize=str.strip)
+
+REGISTER = {"email": EMAIL_FIELD, "password": PASSWORD_FIELD, "name": NAME_FIELD}
+# Login checks only the shape: any content mismatch is the same 401.
+LOGIN = {"email": Field(str, max=254, normalize=_email), "password": Field(str, max=1024)}
+REFRESH = {"refresh_token": Field(str, min=1, max=1024)}
+PATCH_ME = {"name": NAME_FIELD, "password": PASSWORD_FIELD}
+
+auth = Blueprint("auth", __name__, url_prefix="/api/auth")
+users = Blueprint("users", __name__, url_prefix="/api/users")
+keys = Blueprint("keys", __name__)
+
+BAD_LOGIN = "Email or password is incorrect"
+
+
+def _signer() -> Signer:
+    return current_app.extensions["signer"]
+
+
+def _token_pair(cursor, *, user_id: int, role: str, family: str) -> dict:
+    config = current_app.config["SERVICE"]
+    refresh_token = new_refresh_token()
+    repository.insert_refresh_token(
+        cursor,
+        user_id=user_id,
+        token_hash=refresh_token_hash(refresh_token),
+        family=family,
+        expires_at=datetime.now(UTC) + timedelta(seconds=config.refresh_token_seconds),
+    )
+    return {
+        "access_token": _signer().access_token(user_id=user_id, role=role),
+        "refresh_token": refresh_token,
+        "token_type": "Bearer",
+        "expires_in": config.access_token_seconds,
+    }
+
+
+@auth.post("/register")
+def register() -> tuple[Response, int]:
+    """Create a customer account."""
+    data = validate(json_body(), REGISTER)
+    password_hash = hash_password(data["password"])
+    with get_db().transaction() as cursor:
+        user = repository.insert_user(
+            cursor, email=data["email"], name=data["name"], password_hash=password_hash
+        )
+    if user is None:
+        raise ApiError(409, "email_taken", "An account with this email already exists")
+    return jsonify(user), 201
+
+
+@auth.post("/login")
+def login() -> Response:
+    """Exchange email and password for an access and a refresh token."""
+    data = validate(json_body(), LOGIN)
+    with get_db().transaction() as cursor:
+        found = repository.get_credentials(cursor, email=data["email"])
+    # Unknown emails are checked against a dummy hash: same answer, similar time.
+    if not verify_password(found and found["password_hash"], data["password"]):
+        raise ApiError(401, "unauthorized", BAD_LOGIN)
+    with get_db().transaction() as cursor:
+        if needs_rehash(found["password_hash"]):
+            repository.set_password_hash(
+                cursor, user_id=found["id"], password_hash=hash_password(data["password"])
+            )
+        pair = _token_pair(
+            cursor, user_id=found["id"], role=found["role"], family=str(uuid.uuid4())
+        )
+    return jsonify(pair)
+
+
+@auth.post("/refresh")
+def refresh() -> Response:
+    """Rotate a refresh token: the old one stops working, a new pair is returned."""
+    data = validate(json_body(), REFRESH)
+    token_hash = refresh_token_hash(data["refresh_token"])
+    with get_db().transaction() as cursor:
+        revoked = repository.revoke_refresh_token(cursor, token_hash=token_hash)
+        user = revoked and repository.get_user(cursor, user_id=revoked["user_id"])
+        if user:
+            return jsonify(
+                _token_pair(cursor, user_id=user["id"], role=user["role"], family=revoked["family"])
+            )
+    # A rotated token presented again was stolen or replayed: end its whole chain.
+    with get_db().transaction() as cursor:
+        repository.revoke_family_of(cursor, token_hash=token_hash)
+    raise ApiError(401, "invalid_token", "Refresh token is invalid, expired or already used")
+
+
+@users.get("/me")
+@require_user
+def me() -> Response:
+    """Return the caller's account."""
+    return jsonify(_existing_user(g.user["id"]))
+
+
+@users.patch("/me")
+@require_user
+def patch_me() -> Response:
+    """Change the caller's name and/or password."""
+    data = validate(json_body(), PATCH_ME, partial=True)
+    password_hash = hash_password(data["password"]) if "password" in data else None
+    with get_db().transaction() as cursor:
+        user = repository.update_user(
+            cursor, user_id=g.user["id"], name=data.get("name"), password_hash=password_hash
+        )
+        if password_hash:
+            # A new password ends every session that the old one started.
+            repository.revoke_user_refresh_tokens(cursor, user_id=g.user["id"])
+    if user is None:
+        raise ApiError(404, "not_found", "User not found")
+    return jsonify(user)
+
+
+@users.get("/<int:user_id>")
+@require_user
+def get_user(user_id: int) -> Response:
+    """Return a user to an admin or to that user; everyone else sees 404."""
+    if g.user["role"] != "admin" and g.user["id"] != user_id:
+        raise ApiError(404, "not_found", "User not found")
+    return jsonify(_existing_user(user_id))
+
+
+def _existing_user(user_id: int) -> dict:
+    user = None
+    if user_id <= BIGINT_MAX:
+        with get_db().transaction() as cursor:
+            user = repository.get_user(cursor, user_id=user_id)
+    if user is None:
+        raise ApiError(404, "not_found", "User not found")
+    return user
+
+
+@keys.get("/.well-known/jwks.json")
+def jwks() -> Response:
+    """Publish the public keys that verify access tokens."""
+    response = jsonify(_signer().jwks())
+    response.cache_control.max_age = 300
+    return response
+
+
+def register_blueprints(app) -> None:
+    """Attach user-service's endpoints to the app."""
+    for blueprint in (auth, users, keys):
+        app.register_blueprint(blueprint)

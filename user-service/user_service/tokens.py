@@ -1,0 +1,118 @@
+"""Signing access tokens (RS256 with kid), publishing the JWKS, minting refresh tokens."""
+
+import base64
+import hashlib
+import json
+import secrets
+import threading
+import time
+import uuid
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+
+from flotilla.auth import TokenSettings
+from flotilla.db import Database
+from user_service import repository
+
+
+def thumbprint(public_jwk: dict) -> str:
+    """Return the RFC 7638 thumbprint of an RSA public JWK, used as its kid."""
+    canonical = json.dumps(
+        {"e": public_jwk["e"], "kty": "RSA", "n": public_jwk["n"]}, separators=(",", ":")
+    )
+    digest = hashlib.sha256(canonical.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def new_private_key_pem() -> str:
+    """Return a new 2048-bit RSA private key as PEM."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+class SigningKey:
+    """A private RSA key with its kid and public JWK."""
+
+    def __init__(self, pem: str) -> None:
+        self.private_key = serialization.load_pem_private_key(pem.encode(), password=None)
+        if not isinstance(self.private_key, rsa.RSAPrivateKey):
+            raise ValueError("the signing key must be an RSA private key")
+        self.public_key = self.private_key.public_key()
+        self.jwk = RSAAlgorithm.to_jwk(self.public_key, as_dict=True)
+        self.kid = thumbprint(self.jwk)
+        self.jwk.update({"kid": self.kid, "use": "sig", "alg": "RS256"})
+
+
+class Signer:
+    """Issues access tokens; the key comes from configuration or, in development, the database."""
+
+    def __init__(
+        self, settings: TokenSettings, db: Database, *, pem: str | None, access_seconds: int
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.configured_pem = pem
+        self.access_seconds = access_seconds
+        self._keys: list[SigningKey] = []
+        self._lock = threading.Lock()
+
+    def keys(self) -> list[SigningKey]:
+        """Return the signing keys, current first, loading them once per process."""
+        with self._lock:
+            if not self._keys:
+                pems = [self.configured_pem] if self.configured_pem else self._stored_pems()
+                self._keys = [SigningKey(pem) for pem in pems]
+        return self._keys
+
+    def _stored_pems(self) -> list[str]:
+        with self.db.transaction() as cursor:
+            repository.lock_signing_keys(cursor)
+            stored = repository.signing_keys(cursor)
+            if not stored:
+                pem = new_private_key_pem()
+                repository.insert_signing_key(cursor, kid=SigningKey(pem).kid, private_key_pem=pem)
+                stored = repository.signing_keys(cursor)
+        return [row["private_key_pem"] for row in stored]
+
+    def access_token(self, *, user_id: int, role: str) -> str:
+        """Return a signed access token for a user."""
+        key = self.keys()[0]
+        now = int(time.time())
+        claims = {
+            "sub": str(user_id),
+            "role": role,
+            "iat": now,
+            "nbf": now,
+            "exp": now + self.access_seconds,
+            "iss": self.settings.issuer,
+            "aud": self.settings.audience,
+            "typ": "access",
+            "jti": uuid.uuid4().hex,
+        }
+        return jwt.encode(claims, key.private_key, algorithm="RS256", headers={"kid": key.kid})
+
+    def jwks(self) -> dict:
+        """Return the public keys as a JWKS document."""
+        return {"keys": [key.jwk for key in self.keys()]}
+
+    def public_keys(self) -> dict[str, Any]:
+        """Return the public keys by kid, for verifying tokens locally."""
+        return {key.kid: key.public_key for key in self.keys()}
+
+
+def new_refresh_token() -> str:
+    """Return a new opaque refresh token."""
+    return secrets.token_urlsafe(32)
+
+
+def refresh_token_hash(token: str) -> bytes:
+    """Return what is stored of a refresh token: its SHA-256."""
+    return hashlib.sha256(token.encode()).digest()
