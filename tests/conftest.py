@@ -88,6 +88,12 @@ def logs_since(containers: list, since: float) -> str:
     )
 
 
+def wait_for_log(containers: list, text: str, since: float, timeout: float = 10) -> str:
+    """Wait until text shows in the containers' logs (Docker delivers them a bit late)."""
+    wait_until(lambda: text in logs_since(containers, since), timeout, f"{text!r} in the logs")
+    return logs_since(containers, since)
+
+
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
     """Poll condition every half second until it holds; fail after timeout seconds."""
     deadline = time.monotonic() + timeout

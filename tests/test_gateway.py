@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from openapi_spec_validator import validate
 
-from conftest import bearer, container_of, logs_since, service_of
+from conftest import bearer, container_of, logs_since, service_of, wait_for_log
 
 # Run inside user-service: its current signing key and token settings, as JSON.
 SIGNING_KEY_SNIPPET = """
@@ -128,7 +128,7 @@ def test_a_bad_token_is_401_at_the_gateway(api, stack, claims, signing, account,
     assert response.status_code == 401, name
     assert response.json()["error"]["code"] in {"unauthorized", "invalid_token", "token_expired"}
     # Stopped at the gateway: user-service never heard of it.
-    assert request_id in logs_since([container_of(stack, "api-gateway")], since)
+    wait_for_log([container_of(stack, "api-gateway")], request_id, since)
     assert request_id not in logs_since([container_of(stack, "user-service")], since)
 
 
@@ -155,7 +155,7 @@ def test_a_request_id_appears_in_the_logs_of_nginx_the_gateway_and_the_service(
         containers = [c for c in stack if service_of(c) == service]
         lines = [
             json.loads(line)
-            for line in logs_since(containers, since).splitlines()
+            for line in wait_for_log(containers, request_id, since).splitlines()
             if request_id in line and line.startswith("{")
         ]
         assert lines, f"{service} did not log {request_id}"
@@ -168,8 +168,7 @@ def test_an_insane_request_id_is_replaced_everywhere(api, stack, auth_headers, r
     response = api.get("/api/users/me", headers={**auth_headers, "X-Request-ID": request_id})
     replaced = response.headers["X-Request-ID"]
     assert replaced and replaced != request_id and len(replaced) <= 128
-    logs = logs_since([container_of(stack, "user-service")], since)
-    assert replaced in logs
+    wait_for_log([container_of(stack, "user-service")], replaced, since)
 
 
 def test_a_two_mebibyte_body_stops_at_nginx(api, stack):
@@ -186,7 +185,7 @@ def test_a_two_mebibyte_body_stops_at_nginx(api, stack):
         "message": "Request body is larger than 1 MiB",
         "request_id": request_id,
     }
-    assert request_id in logs_since([container_of(stack, "nginx")], since)
+    wait_for_log([container_of(stack, "nginx")], request_id, since)
     assert request_id not in logs_since([container_of(stack, "api-gateway")], since)
 
 

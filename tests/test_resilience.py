@@ -11,6 +11,7 @@ from conftest import (
     logs_since,
     stack_is_healthy,
     wait_for_health,
+    wait_for_log,
     wait_until,
 )
 
@@ -57,8 +58,7 @@ def test_a_post_is_never_sent_twice(api, stack, auth_headers, paused_orders):
     )
     assert response.status_code == 504
     paused_orders.unpause()  # the one request the service holds is now served
-    seen = lambda: request_id in logs_since([paused_orders], since)  # noqa: E731
-    wait_until(seen, 15, "order-service to serve the request")
+    wait_for_log([paused_orders], request_id, since, timeout=15)
     # A second copy would have been queued right behind the first: give it time to show.
     time.sleep(2)
     served = [
@@ -107,8 +107,8 @@ def test_requests_pass_while_redis_is_down(api, stack, auth_headers):
             response = api.get("/api/users/me", headers=auth_headers)
             assert response.status_code == 200
             assert "RateLimit-Limit" not in response.headers
-        logs = logs_since([container_of(stack, "api-gateway")], since)
-        assert "rate limits not enforced: redis unavailable" in logs
+        message = "rate limits not enforced: redis unavailable"
+        wait_for_log([container_of(stack, "api-gateway")], message, since)
     finally:
         redis.start()
         wait_for_health(redis)
