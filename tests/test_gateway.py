@@ -267,3 +267,10 @@ def test_the_docs_page_is_served_and_renders_the_document(api):
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/html")
     assert "/api/openapi.json" in response.text
+
+
+def test_json_is_gzipped_for_clients_that_accept_it(api):
+    response = api.get("/api/openapi.json", headers={"Accept-Encoding": "gzip"})
+    assert response.status_code == 200
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert response.json()["openapi"].startswith("3.")  # requests inflates it
