@@ -23,7 +23,7 @@ GATEWAY_PATHS = {
             "summary": "This document: the OpenAPI documents of every service, merged",
             "operationId": "getOpenApi",
             "security": [],
-            "responses": {"200": {"description": "An OpenAPI 3.1 document"}},
+            "responses": {"200": {"description": "An OpenAPI 3 document"}},
         }
     },
     "/api/docs": {
@@ -45,8 +45,9 @@ GATEWAY_PATHS = {
 
 def base_document() -> dict:
     """Return the gateway's own part of the merged document."""
+    # Valid as 3.0 and as 3.1: the merged document takes the highest version of its parts.
     return {
-        "openapi": "3.1.0",
+        "openapi": "3.0.3",
         "info": {
             "title": "Flotilla API",
             "version": "1.0.0",
@@ -64,6 +65,8 @@ def merge(documents: dict[str, dict]) -> dict:
     merged = base_document()
     tags = {tag["name"] for tag in merged["tags"]}
     for service, document in documents.items():
+        if _version(document.get("openapi", "3.0.0")) > _version(merged["openapi"]):
+            merged["openapi"] = document["openapi"]
         for path, item in document.get("paths", {}).items():
             if path in merged["paths"]:
                 log.warning("openapi path defined twice", extra={"path": path, "by": service})
@@ -85,6 +88,14 @@ def merge(documents: dict[str, dict]) -> dict:
         if "security" in document and "security" not in merged:
             merged["security"] = document["security"]
     return merged
+
+
+def _version(text: str) -> tuple[int, ...]:
+    """Return "3.1.0" as (3, 1, 0); anything unreadable counts as the lowest version."""
+    try:
+        return tuple(int(part) for part in str(text).split("."))
+    except ValueError:
+        return (0,)
 
 
 class MergedDocument:

@@ -28,7 +28,8 @@ def test_the_first_definition_of_a_path_or_component_wins():
         "paths": {"/api/a": {"get": {"summary": "two"}}, "/api/b": {}},
         "components": {"schemas": {"X": {"type": "string"}, "Y": {}}},
     }
-    merged = merge({"one": one, "two": two})
+    merged = merge({"one": {**one, "openapi": "3.1.0"}, "two": {**two, "openapi": "3.0.3"}})
+    assert merged["openapi"] == "3.1.0"  # the highest version of the parts
     assert merged["paths"]["/api/a"]["get"]["summary"] == "one"
     assert "/api/b" in merged["paths"]
     assert merged["components"]["schemas"] == {"X": {}, "Y": {}}
