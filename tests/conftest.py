@@ -1,6 +1,8 @@
 """Fixtures for tests that drive the whole stack through NGINX, as a client would."""
 
+import contextlib
 import os
+import time
 import uuid
 from collections.abc import Callable
 
@@ -68,3 +70,95 @@ def stack() -> list:
 
 def service_of(container) -> str:
     return container.labels["com.docker.compose.service"]
+
+
+# --- Driving containers (gateway, resilience and rate-limit tests) ---------------------
+
+
+def container_of(stack: list, service: str):
+    """The (first) container of a Compose service."""
+    return next(c for c in stack if service_of(c) == service)
+
+
+def logs_since(containers: list, since: float) -> str:
+    """The log output of containers since a Unix time."""
+    return "".join(
+        c.logs(since=int(since), stdout=True, stderr=True).decode(errors="replace")
+        for c in containers
+    )
+
+
+def wait_for_log(containers: list, text: str, since: float, timeout: float = 10) -> str:
+    """Wait until text shows in the containers' logs (Docker delivers them a bit late)."""
+    wait_until(lambda: text in logs_since(containers, since), timeout, f"{text!r} in the logs")
+    return logs_since(containers, since)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll condition every half second until it holds; fail after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.5)
+    pytest.fail(f"timed out after {timeout} s waiting for {what}")
+
+
+def stack_is_healthy() -> bool:
+    """Whether NGINX answers /health with 200 (every service ready)."""
+    try:
+        return requests.get(f"{BASE_URL}/health", timeout=5).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def wait_for_health(container, timeout: float = 60) -> None:
+    """Wait for a container's own healthcheck to report healthy."""
+
+    def healthy() -> bool:
+        container.reload()
+        return container.attrs["State"].get("Health", {}).get("Status") == "healthy"
+
+    wait_until(healthy, timeout, f"{container.name} to be healthy")
+
+
+@pytest.fixture(scope="session")
+def start_gateway(stack: list):
+    """Start extra api-gateway containers (the stack's image and settings, plus overrides).
+
+    They join the stack's backend network, then its edge network (with `aliases`, NGINX
+    balances over them too); each is removed at the end of the session at the latest."""
+    template = container_of(stack, "api-gateway")
+    networks = list(template.attrs["NetworkSettings"]["Networks"])
+    edge = next(n for n in networks if n.endswith("_edge"))
+    backend = next(n for n in networks if n.endswith("_backend"))
+    started = []
+
+    def start(env: dict[str, str], aliases: list[str] | None = None):
+        name = f"{PROJECT}-gateway-{uuid.uuid4().hex[:8]}"
+        environment = dict(item.split("=", 1) for item in template.attrs["Config"]["Env"])
+        container = template.client.containers.run(
+            template.image.id,
+            name=name,
+            detach=True,
+            environment={**environment, "GUNICORN_WORKERS": "1", **env},
+            network=backend,
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges:true"],
+            # `compose down --remove-orphans` removes it should a run be killed.
+            labels={"com.docker.compose.project": PROJECT, "com.docker.compose.service": name},
+        )
+        started.append(container)
+        ready = [
+            "python",
+            "-c",
+            "import urllib.request as u; u.urlopen('http://127.0.0.1:8000/readyz')",
+        ]
+        wait_until(lambda: container.exec_run(ready).exit_code == 0, 60, f"{name} to start")
+        template.client.networks.get(edge).connect(container, aliases=aliases)
+        return container
+
+    yield start
+    for container in started:
+        with contextlib.suppress(docker.errors.NotFound):  # a test removed it already
+            container.remove(force=True)

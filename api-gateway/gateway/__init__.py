@@ -1,21 +1,25 @@
-"""api-gateway: one door to every service, checking tokens before anything is forwarded."""
+"""api-gateway: one door to every service, checking tokens and limits before forwarding."""
 
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request, send_file
 from requests.adapters import HTTPAdapter
 
 from flotilla import create_base_app
 from flotilla.auth import TokenVerifier, authenticate, init_tokens
 from flotilla.errors import ApiError
 from flotilla.health import register_health
+from gateway import ratelimit
+from gateway.breaker import CircuitBreaker
 from gateway.config import Config, Route
+from gateway.openapi import DOCS_PAGE, MergedDocument
 from gateway.proxy import forward
 
 HEALTH_TIMEOUT_SECONDS = 2.0
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
+api = Blueprint("api", __name__, url_prefix="/api")
 edge = Blueprint("edge", __name__)
 
 
@@ -26,6 +30,9 @@ def create_app(config: Config | None = None) -> Flask:
     app.config["SERVICE"] = config
     init_tokens(app, TokenVerifier(config.tokens))
     register_upstreams(app, config)
+    app.extensions["rate_limiter"] = ratelimit.RateLimiter(config.rate_limits)
+    app.extensions["openapi"] = MergedDocument(app.extensions["upstreams"], config.upstreams)
+    app.register_blueprint(api)
     app.register_blueprint(edge)
     # The gateway needs nothing to serve but its upstreams, which /health reports.
     register_health(app, {})
@@ -33,23 +40,69 @@ def create_app(config: Config | None = None) -> Flask:
 
 
 def register_upstreams(app: Flask, config: Config) -> None:
-    """Give every upstream its own pool of keep-alive connections."""
-    sessions = {}
+    """Give every upstream its own pool of keep-alive connections and circuit breaker."""
+    sessions, breakers = {}, {}
     for name in config.upstreams:
         session = requests.Session()
         session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=32))
         session.trust_env = False
         sessions[name] = session
+        breakers[name] = CircuitBreaker(config.breaker.failures, config.breaker.open_seconds)
     app.extensions["upstreams"] = sessions
+    app.extensions["breakers"] = breakers
+
+
+def _caller_id() -> int | None:
+    """Return the user id of a valid token, None without one; remember why a token failed."""
+    if "Authorization" not in request.headers:
+        return None
+    try:
+        return authenticate()["id"]
+    except ApiError as error:
+        g.auth_error = error
+        return None
+
+
+@api.before_request
+def _limit() -> None:
+    ratelimit.enforce(current_app.extensions["rate_limiter"], _caller_id())
+
+
+@api.after_request
+def _limit_headers(response: Response) -> Response:
+    return ratelimit.add_headers(response)
 
 
 def _check_auth(route: Route) -> None:
-    if route.auth == "user" or (route.auth == "writes" and request.method not in {"GET", "HEAD"}):
-        authenticate()
+    needs_user = route.auth == "user" or (
+        route.auth == "writes" and request.method not in {"GET", "HEAD"}
+    )
+    if needs_user and "user" not in g:
+        raise g.get("auth_error") or ApiError(
+            401, "unauthorized", "Missing bearer token", headers={"WWW-Authenticate": "Bearer"}
+        )
 
 
-@edge.route("/api/<path:rest>", methods=METHODS)
-@edge.route("/api", methods=METHODS, defaults={"rest": ""})
+@api.get("/openapi.json")
+def openapi() -> Response:
+    """Serve the merged OpenAPI document of every service."""
+    return jsonify(current_app.extensions["openapi"].get())
+
+
+@api.get("/docs")
+def docs() -> Response:
+    """Serve a small self-contained page that renders the OpenAPI document."""
+    response = send_file(DOCS_PAGE, mimetype="text/html", max_age=300)
+    # Its one inline script and the document it fetches, nothing else.
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+        "connect-src 'self'; frame-ancestors 'none'"
+    )
+    return response
+
+
+@api.route("/<path:rest>", methods=METHODS)
+@api.route("", methods=METHODS, defaults={"rest": ""})
 def proxy(rest: str) -> Response:
     """Route a public API request to its service."""
     config: Config = current_app.config["SERVICE"]
@@ -62,6 +115,7 @@ def proxy(rest: str) -> Response:
         config.upstreams[route.upstream],
         name=route.upstream,
         timeout=(config.connect_timeout, config.read_timeout),
+        breaker=current_app.extensions["breakers"][route.upstream],
     )
 
 

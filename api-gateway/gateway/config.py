@@ -1,9 +1,16 @@
 """api-gateway settings and its routing table, read once from the environment."""
 
+import ipaddress
+import re
 from dataclasses import dataclass
 
 from flotilla.auth import TokenSettings
-from flotilla.config import Env
+from flotilla.config import ConfigError, Env
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+# Docker's private address ranges: where NGINX's requests come from by default.
+DOCKER_NETWORKS = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fd00::/8"
+_LIMIT = re.compile(r"(\d+)/(\d+)")
 
 
 @dataclass(frozen=True)
@@ -26,6 +33,71 @@ ROUTES = (
     Route("/api/products", "product-service", auth="writes"),
     Route("/api/orders", "order-service", auth="user"),
 )
+# The stricter limit: what a password-guessing or sign-up flood goes through.
+AUTH_LIMITED = frozenset({("POST", "/api/auth/login"), ("POST", "/api/auth/register")})
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most `requests` in every window of `seconds`."""
+
+    requests: int
+    seconds: int
+
+    @classmethod
+    def parse(cls, name: str, raw: str) -> "Limit":
+        """Read "REQUESTS/SECONDS" (e.g. "600/60"); raise ConfigError otherwise."""
+        match = _LIMIT.fullmatch(raw.strip())
+        if not match or int(match[1]) < 1 or int(match[2]) < 1:
+            raise ConfigError(f"{name} must look like REQUESTS/SECONDS (e.g. 600/60), got {raw!r}")
+        return cls(int(match[1]), int(match[2]))
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Rate limits kept in Redis: the default one and the one for login and sign-up."""
+
+    redis_url: str
+    default: Limit
+    auth: Limit
+    trusted_proxies: tuple[IPNetwork, ...]
+    redis_timeout: float
+
+    @classmethod
+    def from_env(cls, env: Env) -> "RateLimits":
+        """Read the rate-limit settings."""
+        return cls(
+            redis_url=env.get("REDIS_URL", "redis://redis:6379/0"),
+            default=Limit.parse("RATE_LIMIT_DEFAULT", env.get("RATE_LIMIT_DEFAULT", "600/60")),
+            auth=Limit.parse("RATE_LIMIT_AUTH", env.get("RATE_LIMIT_AUTH", "20/60")),
+            trusted_proxies=parse_networks(env.get("TRUSTED_PROXIES", DOCKER_NETWORKS)),
+            redis_timeout=env.number("REDIS_TIMEOUT", 0.25),
+        )
+
+
+@dataclass(frozen=True)
+class Breaker:
+    """A circuit opens after `failures` failures in a row and stays open `open_seconds`."""
+
+    failures: int
+    open_seconds: float
+
+    @classmethod
+    def from_env(cls, env: Env) -> "Breaker":
+        """Read the circuit-breaker settings."""
+        failures = env.integer("BREAKER_FAILURES", 5)
+        open_seconds = env.number("BREAKER_OPEN_SECONDS", 10.0)
+        if failures < 1 or open_seconds <= 0:
+            raise ConfigError("BREAKER_FAILURES must be >= 1 and BREAKER_OPEN_SECONDS > 0")
+        return cls(failures, open_seconds)
+
+
+def parse_networks(raw: str) -> tuple[IPNetwork, ...]:
+    """Read a comma-separated list of CIDR networks; raise ConfigError on a bad one."""
+    try:
+        return tuple(ipaddress.ip_network(part.strip()) for part in raw.split(",") if part.strip())
+    except ValueError as error:
+        raise ConfigError(f"TRUSTED_PROXIES: {error}") from None
 
 
 @dataclass(frozen=True)
@@ -37,6 +109,8 @@ class Config:
     tokens: TokenSettings
     connect_timeout: float
     read_timeout: float
+    rate_limits: RateLimits
+    breaker: Breaker
     log_level: str
 
     @classmethod
@@ -53,6 +127,8 @@ class Config:
             tokens=TokenSettings.from_env(env),
             connect_timeout=env.number("UPSTREAM_CONNECT_TIMEOUT", 2.0),
             read_timeout=env.number("UPSTREAM_READ_TIMEOUT", 10.0),
+            rate_limits=RateLimits.from_env(env),
+            breaker=Breaker.from_env(env),
             log_level=env.get("LOG_LEVEL", "INFO"),
         )
 

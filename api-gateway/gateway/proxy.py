@@ -9,6 +9,7 @@ from flask import Response, g, request, stream_with_context
 
 from flotilla.errors import ApiError
 from flotilla.logs import REQUEST_ID_HEADER
+from gateway.breaker import CircuitBreaker
 
 log = logging.getLogger(__name__)
 
@@ -62,33 +63,58 @@ def _response_headers(upstream: requests.Response) -> list[tuple[str, str]]:
     ]
 
 
+IDEMPOTENT = frozenset({"GET", "HEAD"})
+
+
 def forward(
-    session: requests.Session, base_url: str, *, name: str, timeout: tuple[float, float]
+    session: requests.Session,
+    base_url: str,
+    *,
+    name: str,
+    timeout: tuple[float, float],
+    breaker: CircuitBreaker,
 ) -> Response:
     """Send the current request to base_url and stream the upstream's response back."""
     url = base_url + clean_path(request.path)
-    try:
-        upstream = session.request(
-            request.method,
-            url,
-            params=request.query_string or None,
-            data=request.get_data() if request.content_length else None,
-            headers=_request_headers(),
-            timeout=timeout,
-            stream=True,
-            allow_redirects=False,
-        )
-    except requests.ConnectTimeout:
-        raise _unavailable(name, "did not accept the connection in time") from None
-    except requests.ReadTimeout:
-        log.warning("upstream timed out", extra={"upstream": name})
-        raise ApiError(504, "gateway_timeout", f"{name} did not answer in time") from None
-    except requests.ConnectionError:
-        raise _unavailable(name, "is not reachable") from None
-    body = stream_with_context(upstream.raw.stream(CHUNK_BYTES, decode_content=False))
-    response = Response(body, status=upstream.status_code, headers=_response_headers(upstream))
+    body = request.get_data() or None  # bounded by MAX_CONTENT_LENGTH (1 MiB)
+    # A GET or HEAD that failed to connect is sent once more; anything else may have
+    # reached the service already and is never repeated.
+    attempts = 2 if request.method in IDEMPOTENT else 1
+    for attempt in range(1, attempts + 1):
+        if not breaker.allow():
+            raise ApiError(503, "service_unavailable", f"{name} is unavailable (circuit open)")
+        try:
+            upstream = session.request(
+                request.method,
+                url,
+                params=request.query_string or None,
+                data=body,
+                headers=_request_headers(),
+                timeout=timeout,
+                stream=True,
+                allow_redirects=False,
+            )
+        except requests.ReadTimeout:
+            _failed(breaker, name)
+            log.warning("upstream timed out", extra={"upstream": name})
+            raise ApiError(504, "gateway_timeout", f"{name} did not answer in time") from None
+        except requests.ConnectionError as error:  # ConnectTimeout included
+            _failed(breaker, name)
+            if attempt < attempts:
+                log.info("retrying upstream", extra={"upstream": name, "error": str(error)})
+                continue
+            raise _unavailable(name, "is not reachable") from None
+        breaker.succeeded()
+        break
+    chunks = stream_with_context(upstream.raw.stream(CHUNK_BYTES, decode_content=False))
+    response = Response(chunks, status=upstream.status_code, headers=_response_headers(upstream))
     response.call_on_close(upstream.close)
     return response
+
+
+def _failed(breaker: CircuitBreaker, name: str) -> None:
+    if breaker.failed():
+        log.warning("circuit opened", extra={"upstream": name})
 
 
 def _unavailable(name: str, why: str) -> ApiError:

@@ -9,6 +9,7 @@ from flotilla import create_base_app
 from flotilla.auth import TokenVerifier, init_tokens
 from flotilla.db import Database, migrate
 from flotilla.health import register_health
+from flotilla.openapi import load_document, register_openapi
 from user_service import repository
 from user_service.config import Config
 from user_service.passwords import hash_password
@@ -16,6 +17,7 @@ from user_service.routes import register_blueprints
 from user_service.tokens import Signer
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+OPENAPI = Path(__file__).with_name("openapi.json")
 log = logging.getLogger(__name__)
 
 
@@ -30,6 +32,7 @@ def create_app(config: Config | None = None) -> Flask:
     register_tokens(app, config, db)
     register_blueprints(app)
     register_health(app, {"database": db.ping})
+    register_openapi(app, load_document(OPENAPI))
     ensure_admin(db, config)
     return app
 

@@ -1,0 +1,134 @@
+"""The public API's OpenAPI document: every service's own document, merged."""
+
+import copy
+import logging
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+log = logging.getLogger(__name__)
+
+FETCH_TIMEOUT_SECONDS = 3.0
+# A complete document changes only with a deploy; an incomplete one is retried soon.
+CACHE_SECONDS = 60.0
+INCOMPLETE_CACHE_SECONDS = 5.0
+DOCS_PAGE = Path(__file__).with_name("docs.html")
+
+GATEWAY_PATHS = {
+    "/api/openapi.json": {
+        "get": {
+            "tags": ["gateway"],
+            "summary": "This document: the OpenAPI documents of every service, merged",
+            "operationId": "getOpenApi",
+            "security": [],
+            "responses": {"200": {"description": "An OpenAPI 3 document"}},
+        }
+    },
+    "/api/docs": {
+        "get": {
+            "tags": ["gateway"],
+            "summary": "A page that renders this document",
+            "operationId": "getDocs",
+            "security": [],
+            "responses": {
+                "200": {
+                    "description": "An HTML page",
+                    "content": {"text/html": {"schema": {"type": "string"}}},
+                }
+            },
+        }
+    },
+}
+
+
+def base_document() -> dict:
+    """Return the gateway's own part of the merged document."""
+    # Valid as 3.0 and as 3.1: the merged document takes the highest version of its parts.
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Flotilla API",
+            "version": "1.0.0",
+            "description": "Every public route, through NGINX and the api-gateway.",
+        },
+        "servers": [{"url": "/"}],
+        "tags": [{"name": "gateway", "description": "The api-gateway itself"}],
+        "paths": copy.deepcopy(GATEWAY_PATHS),
+        "components": {},
+    }
+
+
+def merge(documents: dict[str, dict]) -> dict:
+    """Merge the services' documents (by service name) into one document."""
+    merged = base_document()
+    tags = {tag["name"] for tag in merged["tags"]}
+    for service, document in documents.items():
+        if _version(document.get("openapi", "3.0.0")) > _version(merged["openapi"]):
+            merged["openapi"] = document["openapi"]
+        for path, item in document.get("paths", {}).items():
+            if path in merged["paths"]:
+                log.warning("openapi path defined twice", extra={"path": path, "by": service})
+                continue
+            merged["paths"][path] = item
+        for kind, entries in document.get("components", {}).items():
+            target = merged["components"].setdefault(kind, {})
+            for name, entry in entries.items():
+                if name in target and target[name] != entry:
+                    log.warning(
+                        "openapi component defined differently",
+                        extra={"component": f"{kind}/{name}", "by": service},
+                    )
+                target.setdefault(name, entry)
+        for tag in document.get("tags", []):
+            if tag.get("name") not in tags:
+                tags.add(tag.get("name"))
+                merged["tags"].append(tag)
+        if "security" in document and "security" not in merged:
+            merged["security"] = document["security"]
+    return merged
+
+
+def _version(text: str) -> tuple[int, ...]:
+    """Return "3.1.0" as (3, 1, 0); anything unreadable counts as the lowest version."""
+    try:
+        return tuple(int(part) for part in str(text).split("."))
+    except ValueError:
+        return (0,)
+
+
+class MergedDocument:
+    """Fetches every upstream's /openapi.json and caches the merged result."""
+
+    def __init__(self, sessions: dict[str, requests.Session], upstreams: dict[str, str]) -> None:
+        self.sessions = sessions
+        self.upstreams = upstreams
+        self._document: dict | None = None
+        self._expires = 0.0
+        self._lock = threading.Lock()
+
+    def get(self) -> dict:
+        """Return the merged document, refetching it when the cached one is stale."""
+        with self._lock:
+            if self._document is None or time.monotonic() >= self._expires:
+                documents = {name: self._fetch(name) for name in self.upstreams}
+                found = {name: doc for name, doc in documents.items() if doc is not None}
+                self._document = merge(found)
+                ttl = CACHE_SECONDS if len(found) == len(documents) else INCOMPLETE_CACHE_SECONDS
+                self._expires = time.monotonic() + ttl
+            return self._document
+
+    def _fetch(self, name: str) -> dict | None:
+        url = f"{self.upstreams[name]}/openapi.json"
+        try:
+            response = self.sessions[name].get(url, timeout=FETCH_TIMEOUT_SECONDS)
+            response.raise_for_status()
+            document = response.json()
+        except (requests.RequestException, ValueError) as error:
+            log.warning("openapi document skipped", extra={"upstream": name, "error": str(error)})
+            return None
+        if not isinstance(document, dict) or not isinstance(document.get("paths"), dict):
+            log.warning("openapi document skipped", extra={"upstream": name, "error": "no paths"})
+            return None
+        return document

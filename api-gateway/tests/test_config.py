@@ -1,0 +1,45 @@
+"""Settings are parsed once at start-up and refuse what cannot work."""
+
+import pytest
+
+from flotilla.config import ConfigError, Env
+from gateway.config import Config, Limit
+
+
+@pytest.mark.parametrize(
+    "raw, limit", [("600/60", Limit(600, 60)), (" 20/1 ", Limit(20, 1)), ("1/3600", Limit(1, 3600))]
+)
+def test_limits_are_requests_per_seconds(raw, limit):
+    assert Limit.parse("X", raw) == limit
+
+
+@pytest.mark.parametrize("raw", ["600", "600/", "/60", "0/60", "10/0", "-1/60", "ten/60", "5/60s"])
+def test_a_bad_limit_fails_fast(raw):
+    with pytest.raises(ConfigError, match="RATE_LIMIT_AUTH"):
+        Config.from_env(Env({"RATE_LIMIT_AUTH": raw}))
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"TRUSTED_PROXIES": "10.0.0.0/8,not-a-network"},
+        {"TRUSTED_PROXIES": "10.0.0.1/8"},
+        {"BREAKER_FAILURES": "0"},
+        {"BREAKER_OPEN_SECONDS": "-1"},
+        {"UPSTREAM_READ_TIMEOUT": "soon"},
+    ],
+)
+def test_other_bad_settings_fail_fast(environ):
+    with pytest.raises(ConfigError):
+        Config.from_env(Env(environ))
+
+
+def test_the_defaults():
+    config = Config.from_env(Env({}))
+    assert config.rate_limits.default == Limit(600, 60)
+    assert config.rate_limits.auth == Limit(20, 60)
+    assert [str(n) for n in config.rate_limits.trusted_proxies][:3] == [
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+    ]

@@ -1,0 +1,106 @@
+"""Rate limits in the real Redis: per user, per client address, stricter for login and sign-up.
+
+Each test counts against keys nobody else uses (a fresh address or a fresh user), so the
+traffic of other tests never changes the numbers."""
+
+import dataclasses
+import uuid
+
+import pytest
+
+from gateway import create_app
+from gateway.config import Limit
+
+
+def fresh_ip() -> str:
+    """An address of the documentation range that no other test uses."""
+    return f"2001:db8::{uuid.uuid4().hex[:4]}:{uuid.uuid4().hex[:4]}"
+
+
+@pytest.fixture(scope="module")
+def limited_app(config):
+    limits = dataclasses.replace(config.rate_limits, default=Limit(3, 60), auth=Limit(2, 60))
+    return create_app(dataclasses.replace(config, rate_limits=limits))
+
+
+def client_at(app, address: str):
+    """A test client whose requests come from address."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def finished(response) -> int:
+    """Read a streamed response to its end; return its status."""
+    response.get_data()
+    return response.status_code
+
+
+def test_n_requests_pass_then_429_with_retry_after(limited_app):
+    client = client_at(limited_app, fresh_ip())
+    remaining = []
+    for _ in range(3):
+        response = client.get("/api/nothing")
+        assert response.status_code == 404
+        assert response.headers["RateLimit-Limit"] == "3"
+        assert 1 <= int(response.headers["RateLimit-Reset"]) <= 60
+        remaining.append(response.headers["RateLimit-Remaining"])
+    assert remaining == ["2", "1", "0"]
+    refused = client.get("/api/nothing")
+    assert refused.status_code == 429
+    assert refused.json["error"]["code"] == "rate_limited"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert refused.headers["RateLimit-Remaining"] == "0"
+
+
+def test_login_and_register_have_their_own_stricter_limit(limited_app):
+    client = client_at(limited_app, fresh_ip())
+    body = {"email": "nobody@example.com", "password": "wrong password"}
+    statuses = [finished(client.post("/api/auth/login", json=body)) for _ in range(3)]
+    assert statuses == [401, 401, 429]
+    # Per route: sign-up is counted apart from login, and the default limit is untouched.
+    assert client.post("/api/auth/register", json={}).status_code == 422
+    response = client.get("/api/nothing")
+    assert response.headers["RateLimit-Remaining"] == "2"
+
+
+def test_a_user_is_limited_wherever_it_comes_from(limited_app, auth_headers):
+    addresses = [fresh_ip() for _ in range(4)]
+    statuses = [
+        finished(client_at(limited_app, address).get("/api/users/me", headers=auth_headers))
+        for address in addresses
+    ]
+    assert statuses == [200, 200, 200, 429]
+
+
+def test_forwarded_for_is_believed_only_from_a_trusted_proxy(limited_app):
+    untrusted = client_at(limited_app, fresh_ip())
+    spoofed = [
+        untrusted.get("/api/nothing", headers={"X-Forwarded-For": fresh_ip()}).status_code
+        for _ in range(4)
+    ]
+    assert spoofed == [404, 404, 404, 429]  # one key: the peer's own address
+    proxy = client_at(limited_app, "172.18.0.5")
+    clients = [
+        proxy.get("/api/nothing", headers={"X-Forwarded-For": fresh_ip()}).status_code
+        for _ in range(4)
+    ]
+    assert clients == [404, 404, 404, 404]  # NGINX's word: four different clients
+
+
+@pytest.fixture
+def no_redis_app(config):
+    """A gateway whose Redis is a port nothing listens on."""
+    limits = dataclasses.replace(
+        config.rate_limits, redis_url="redis://127.0.0.1:9/0", default=Limit(1, 60)
+    )
+    return create_app(dataclasses.replace(config, rate_limits=limits))
+
+
+def test_redis_down_fails_open(no_redis_app, auth_headers, caplog):
+    client = client_at(no_redis_app, fresh_ip())
+    for _ in range(3):
+        response = client.get("/api/users/me", headers=auth_headers)
+        assert finished(response) == 200
+        assert "RateLimit-Limit" not in response.headers
+    assert "rate limits not enforced: redis unavailable" in caplog.text

@@ -1,0 +1,276 @@
+"""The gateway through NGINX: every bad token stops at the gateway, request ids travel
+through every log, oversized bodies stop at NGINX, and the merged OpenAPI document."""
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import uuid
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from openapi_spec_validator import validate
+
+from conftest import bearer, container_of, logs_since, service_of, wait_for_log
+
+# Run inside user-service: its current signing key and token settings, as JSON.
+SIGNING_KEY_SNIPPET = """
+import json
+from cryptography.hazmat.primitives import serialization as s
+from flotilla.db import Database
+from user_service.config import Config
+from user_service.tokens import Signer
+c = Config.from_env()
+key = Signer(c.tokens, Database(c.database_url), pem=c.private_key_pem, access_seconds=60).keys()[0]
+pem = key.private_key.private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8, s.NoEncryption())
+print(json.dumps({"kid": key.kid, "pem": pem.decode(), "iss": c.tokens.issuer,
+                  "aud": c.tokens.audience, "leeway": c.tokens.leeway_seconds}))
+"""
+OTHER_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="module")
+def signing(stack) -> dict:
+    """user-service's signing key, read from its database through the container itself."""
+    code, output = container_of(stack, "user-service").exec_run(
+        ["python", "-c", SIGNING_KEY_SNIPPET]
+    )
+    assert code == 0, output
+    found = json.loads(output.decode().strip().splitlines()[-1])
+    found["key"] = serialization.load_pem_private_key(found["pem"].encode(), password=None)
+    return found
+
+
+@pytest.fixture
+def claims(signing, account) -> dict:
+    now = int(time.time())
+    return {
+        "sub": str(account["id"]),
+        "role": "customer",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 300,
+        "iss": signing["iss"],
+        "aud": signing["aud"],
+        "typ": "access",
+    }
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unsigned(claims: dict, kid: str, alg: str = "none", secret: bytes | None = None) -> str:
+    header = {"alg": alg, "typ": "JWT", "kid": kid}
+    signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
+    if secret is None:
+        return signing_input + "."
+    mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64(mac)}"
+
+
+def _bad_token(name: str, claims: dict, signing: dict, account: dict) -> str | None:
+    now = int(time.time())
+    key, kid = signing["key"], signing["kid"]
+
+    def sign(payload: dict, with_key=key, with_kid: str = kid) -> str:
+        return jwt.encode(payload, with_key, algorithm="RS256", headers={"kid": with_kid})
+
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    tokens = {
+        "no token": None,
+        "garbage": "garbage",
+        "alg none": _unsigned(claims, kid),
+        # PyJWT refuses to HMAC with a PEM key, which is the attack: build it by hand.
+        "HS256 with the public key": _unsigned(claims, kid, "HS256", public_pem),
+        "unknown kid": sign(claims, with_kid="no-such-kid"),
+        "wrong key": sign(claims, with_key=OTHER_KEY),
+        "wrong iss": sign({**claims, "iss": "someone-else"}),
+        "wrong aud": sign({**claims, "aud": "another-api"}),
+        "expired beyond leeway": sign({**claims, "exp": now - signing["leeway"] - 30}),
+        "nbf in the future": sign({**claims, "nbf": now + 600}),
+        "missing exp": sign({k: v for k, v in claims.items() if k != "exp"}),
+        "refresh token as access token": account["refresh_token"],
+        "refresh typ": sign({**claims, "typ": "refresh"}),
+    }
+    return tokens[name]
+
+
+BAD_TOKENS = [
+    "no token",
+    "garbage",
+    "alg none",
+    "HS256 with the public key",
+    "unknown kid",
+    "wrong key",
+    "wrong iss",
+    "wrong aud",
+    "expired beyond leeway",
+    "nbf in the future",
+    "missing exp",
+    "refresh token as access token",
+    "refresh typ",
+]
+
+
+@pytest.mark.parametrize("name", BAD_TOKENS)
+def test_a_bad_token_is_401_at_the_gateway(api, stack, claims, signing, account, name):
+    token = _bad_token(name, claims, signing, account)
+    request_id = f"bad-token-{uuid.uuid4().hex}"
+    headers = {"X-Request-ID": request_id, **(bearer(token) if token else {})}
+    since = time.time() - 1
+    response = api.get("/api/users/me", headers=headers)
+    assert response.status_code == 401, name
+    assert response.json()["error"]["code"] in {"unauthorized", "invalid_token", "token_expired"}
+    # Stopped at the gateway: user-service never heard of it.
+    wait_for_log([container_of(stack, "api-gateway")], request_id, since)
+    assert request_id not in logs_since([container_of(stack, "user-service")], since)
+
+
+def test_a_good_token_and_one_expired_within_the_leeway_pass(api, claims, signing):
+    for exp in (int(time.time()) + 300, int(time.time()) - signing["leeway"] + 10):
+        token = jwt.encode(
+            {**claims, "exp": exp},
+            signing["key"],
+            algorithm="RS256",
+            headers={"kid": signing["kid"]},
+        )
+        assert api.get("/api/users/me", headers=bearer(token)).status_code == 200, exp
+
+
+def test_a_request_id_appears_in_the_logs_of_nginx_the_gateway_and_the_service(
+    api, stack, auth_headers
+):
+    request_id = f"trace-{uuid.uuid4().hex}"
+    since = time.time() - 1
+    response = api.get("/api/users/me", headers={**auth_headers, "X-Request-ID": request_id})
+    assert response.status_code == 200
+    assert response.headers["X-Request-ID"] == request_id
+    for service in ("nginx", "api-gateway", "user-service"):
+        containers = [c for c in stack if service_of(c) == service]
+        lines = [
+            json.loads(line)
+            for line in wait_for_log(containers, request_id, since).splitlines()
+            if request_id in line and line.startswith("{")
+        ]
+        assert lines, f"{service} did not log {request_id}"
+        assert any(line.get("status") == 200 and "/api/users/me" in line["path"] for line in lines)
+
+
+@pytest.mark.parametrize("request_id", ["", "x" * 500])
+def test_an_insane_request_id_is_replaced_everywhere(api, stack, auth_headers, request_id):
+    since = time.time() - 1
+    response = api.get("/api/users/me", headers={**auth_headers, "X-Request-ID": request_id})
+    replaced = response.headers["X-Request-ID"]
+    assert replaced and replaced != request_id and len(replaced) <= 128
+    wait_for_log([container_of(stack, "user-service")], replaced, since)
+
+
+def test_a_two_mebibyte_body_stops_at_nginx(api, stack):
+    request_id = f"big-body-{uuid.uuid4().hex}"
+    since = time.time() - 1
+    response = api.post(
+        "/api/auth/register",
+        data=b"x" * (2 * 1024 * 1024),
+        headers={"Content-Type": "application/json", "X-Request-ID": request_id},
+    )
+    assert response.status_code == 413
+    assert response.json()["error"] == {
+        "code": "payload_too_large",
+        "message": "Request body is larger than 1 MiB",
+        "request_id": request_id,
+    }
+    wait_for_log([container_of(stack, "nginx")], request_id, since)
+    assert request_id not in logs_since([container_of(stack, "api-gateway")], since)
+
+
+# API.md's public operations, by the service that serves them.
+PUBLIC_OPERATIONS = {
+    "user-service": {
+        ("POST", "/api/auth/register"),
+        ("POST", "/api/auth/login"),
+        ("POST", "/api/auth/refresh"),
+        ("GET", "/api/users/me"),
+        ("PATCH", "/api/users/me"),
+        ("GET", "/api/users/{user_id}"),
+    },
+    "product-service": {
+        ("GET", "/api/products"),
+        ("POST", "/api/products"),
+        ("GET", "/api/products/{product_id}"),
+        ("PATCH", "/api/products/{product_id}"),
+        ("DELETE", "/api/products/{product_id}"),
+    },
+    "order-service": {
+        ("GET", "/api/orders"),
+        ("POST", "/api/orders"),
+        ("GET", "/api/orders/{order_id}"),
+        ("POST", "/api/orders/{order_id}/cancel"),
+    },
+}
+SERVES_OPENAPI = (
+    "import sys, urllib.request as u\n"
+    "try: u.urlopen(f'http://{sys.argv[1]}:8000/openapi.json', timeout=3)\n"
+    "except Exception: sys.exit(1)\n"
+)
+
+
+def _operations(document: dict) -> set[tuple[str, str]]:
+    verbs = {"get", "put", "post", "patch", "delete"}
+    return {
+        (verb.upper(), path)
+        for path, item in document["paths"].items()
+        for verb in item
+        if verb in verbs
+    }
+
+
+def _shape(operations: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Operations with their path parameters' names left out: {id} and {order_id} agree."""
+    return {
+        (verb, "/".join("{}" if p.startswith("{") else p for p in path.split("/")))
+        for verb, path in operations
+    }
+
+
+def test_the_merged_openapi_document_validates_and_lists_every_public_route(api, stack):
+    response = api.get("/api/openapi.json")
+    assert response.status_code == 200
+    document = response.json()
+    validate(document)
+    documented = _shape(_operations(document))
+    assert {("GET", "/api/openapi.json"), ("GET", "/api/docs")} <= documented
+    gateway = container_of(stack, "api-gateway")
+    for service, operations in PUBLIC_OPERATIONS.items():
+        serves = gateway.exec_run(["python", "-c", SERVES_OPENAPI, service]).exit_code == 0
+        # user-service always does; a service that serves a document must be merged whole.
+        if service == "user-service" or serves:
+            assert _shape(operations) <= documented, service
+    routed = (
+        "/api/auth",
+        "/api/users",
+        "/api/products",
+        "/api/orders",
+        "/api/openapi.json",
+        "/api/docs",
+    )
+    assert all(path.startswith(routed) for path in document["paths"])
+
+
+def test_the_docs_page_is_served_and_renders_the_document(api):
+    response = api.get("/api/docs")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert "/api/openapi.json" in response.text
+
+
+def test_json_is_gzipped_for_clients_that_accept_it(api):
+    response = api.get("/api/openapi.json", headers={"Accept-Encoding": "gzip"})
+    assert response.status_code == 200
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert response.json()["openapi"].startswith("3.")  # requests inflates it

@@ -1,0 +1,150 @@
+"""Failure as a client meets it: hanging, stopped and restarted services, Redis down,
+and NGINX in front of a gateway that restarts or runs as several replicas."""
+
+import time
+import uuid
+
+import pytest
+
+from conftest import (
+    container_of,
+    logs_since,
+    stack_is_healthy,
+    wait_for_health,
+    wait_for_log,
+    wait_until,
+)
+
+
+def gateway_setting(stack: list, name: str) -> str:
+    """One environment setting of the stack's gateway."""
+    env = dict(
+        item.split("=", 1) for item in container_of(stack, "api-gateway").attrs["Config"]["Env"]
+    )
+    return env[name]
+
+
+@pytest.fixture
+def paused_orders(stack):
+    """order-service frozen: it accepts connections but never answers."""
+    order = container_of(stack, "order-service")
+    order.pause()
+    try:
+        yield order
+    finally:
+        order.reload()
+        if order.status == "paused":
+            order.unpause()
+
+
+def test_a_hanging_upstream_is_504_within_its_timeout(api, stack, auth_headers, paused_orders):
+    timeout = float(gateway_setting(stack, "UPSTREAM_READ_TIMEOUT"))
+    started = time.monotonic()
+    response = api.get("/api/orders", headers=auth_headers, timeout=timeout + 10)
+    elapsed = time.monotonic() - started
+    assert response.status_code == 504
+    assert response.json()["error"]["code"] == "gateway_timeout"
+    assert elapsed < timeout + 1
+
+
+def test_a_post_is_never_sent_twice(api, stack, auth_headers, paused_orders):
+    request_id = f"post-once-{uuid.uuid4().hex}"
+    since = time.time() - 1
+    response = api.post(
+        "/api/orders",
+        json={"items": []},
+        headers={**auth_headers, "X-Request-ID": request_id},
+        timeout=30,
+    )
+    assert response.status_code == 504
+    paused_orders.unpause()  # the one request the service holds is now served
+    wait_for_log([paused_orders], request_id, since, timeout=15)
+    # A second copy would have been queued right behind the first: give it time to show.
+    time.sleep(2)
+    served = [
+        line
+        for line in logs_since([paused_orders], since).splitlines()
+        if request_id in line and '"message": "request"' in line
+    ]
+    assert len(served) == 1, served
+
+
+def test_a_stopped_upstream_is_503_fast_then_the_circuit_opens_and_recovers(
+    api, stack, auth_headers
+):
+    order = container_of(stack, "order-service")
+    order.stop(timeout=5)
+    try:
+        started = time.monotonic()
+        first = api.get("/api/orders", headers=auth_headers)
+        assert time.monotonic() - started < 2
+        assert first.status_code == 503
+        assert first.json()["error"]["code"] == "service_unavailable"
+        # Per worker process: enough requests that every worker's breaker opens.
+        messages = [
+            api.get("/api/orders", headers=auth_headers).json()["error"]["message"]
+            for _ in range(20)
+        ]
+        assert any("circuit open" in message for message in messages), messages
+    finally:
+        order.start()
+        wait_for_health(order)
+    wait_until(stack_is_healthy, 60, "the stack to be healthy")
+
+    def recovered() -> bool:
+        return api.get("/api/orders", headers=auth_headers).status_code < 500
+
+    wait_until(recovered, 30, "the circuit to close")
+    assert all(recovered() for _ in range(10))
+
+
+def test_requests_pass_while_redis_is_down(api, stack, auth_headers):
+    redis = container_of(stack, "redis")
+    since = time.time() - 1
+    redis.stop(timeout=5)
+    try:
+        for _ in range(5):
+            response = api.get("/api/users/me", headers=auth_headers)
+            assert response.status_code == 200
+            assert "RateLimit-Limit" not in response.headers
+        message = "rate limits not enforced: redis unavailable"
+        wait_for_log([container_of(stack, "api-gateway")], message, since)
+    finally:
+        redis.start()
+        wait_for_health(redis)
+        wait_until(stack_is_healthy, 60, "the stack to be healthy")
+    response = api.get("/api/users/me", headers=auth_headers)
+    assert response.status_code == 200 and "RateLimit-Limit" in response.headers
+
+
+def test_nginx_serves_again_soon_after_the_gateway_restarts(api, stack):
+    container_of(stack, "api-gateway").restart(timeout=5)
+    wait_until(stack_is_healthy, 30, "NGINX to reach the restarted gateway")
+    statuses = [api.get("/health").status_code for _ in range(20)]
+    assert statuses == [200] * 20
+
+
+def test_nginx_balances_over_every_gateway_replica(api, stack, start_gateway):
+    extra = start_gateway({}, aliases=["api-gateway"])
+    replicas = [container_of(stack, "api-gateway"), extra]
+    marker = f"balance-{uuid.uuid4().hex}"
+    since = time.time() - 1
+
+    def both_served() -> bool:
+        response = api.get("/api/nothing", headers={"X-Request-ID": f"{marker}-{uuid.uuid4().hex}"})
+        assert response.status_code == 404
+        return all(marker in logs_since([replica], since) for replica in replicas)
+
+    try:
+        # NGINX re-resolves the name at most 5 s later, then round-robins.
+        wait_until(both_served, 30, "both gateway replicas to get requests")
+    finally:
+        # Out of DNS first; once NGINX's cached answer has expired, stop it.
+        extra.reload()
+        for network in list(extra.attrs["NetworkSettings"]["Networks"]):
+            if network.endswith("_edge"):
+                extra.client.networks.get(network).disconnect(extra)
+        time.sleep(6)
+        extra.remove(force=True)
+    statuses = [api.get("/health").status_code for _ in range(10)]
+    assert statuses == [200] * 10
