@@ -1,0 +1,109 @@
+"""Calling another Flotilla service: pooled, with timeouts, request ids and API.md's errors."""
+
+import logging
+import os
+import threading
+from typing import Any
+
+import requests
+from flask import g, has_request_context
+from requests.adapters import HTTPAdapter
+
+from flotilla.errors import ApiError
+from flotilla.logs import REQUEST_ID_HEADER
+
+log = logging.getLogger(__name__)
+
+
+class ServiceClient:
+    """A keep-alive HTTP client for one upstream service, one session per worker process.
+
+    Transport failures become ApiError: 503 when the service cannot be reached, 504 when
+    it does not answer in time, 502 when it answers with a server error or not with JSON.
+    Client errors (4xx) are returned for the caller to interpret. Nothing is retried: the
+    calls this client makes change state, and a retried POST may run twice.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        name: str,
+        connect_timeout: float = 2.0,
+        read_timeout: float = 5.0,
+        headers: dict[str, str] | None = None,
+        pool_size: int = 16,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.name = name
+        self.timeout = (connect_timeout, read_timeout)
+        self.headers = dict(headers or {})
+        self.pool_size = pool_size
+        self._session: requests.Session | None = None
+        self._session_pid: int | None = None
+        self._lock = threading.Lock()
+
+    def _get_session(self) -> requests.Session:
+        # Sockets inherited across gunicorn's fork() are shared with the parent: start anew.
+        if self._session is None or self._session_pid != os.getpid():
+            with self._lock:
+                if self._session is None or self._session_pid != os.getpid():
+                    session = requests.Session()
+                    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self.pool_size)
+                    session.mount("http://", adapter)
+                    session.mount("https://", adapter)
+                    session.trust_env = False  # no proxies from the environment in between
+                    self._session = session
+                    self._session_pid = os.getpid()
+        return self._session
+
+    def request(self, method: str, path: str, *, json: Any = None) -> requests.Response:
+        """Send a request; return the response unless it failed as described above."""
+        headers = dict(self.headers)
+        if has_request_context() and g.get("request_id"):
+            headers[REQUEST_ID_HEADER] = g.request_id
+        try:
+            response = self._get_session().request(
+                method,
+                self.base_url + path,
+                json=json,
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        except requests.ConnectTimeout:
+            raise self._failure(503, "service_unavailable", "is not reachable") from None
+        except requests.ReadTimeout:
+            raise self._failure(504, "gateway_timeout", "did not answer in time") from None
+        except requests.ConnectionError:
+            raise self._failure(503, "service_unavailable", "is not reachable") from None
+        except requests.RequestException as error:
+            raise self._failure(502, "bad_gateway", f"failed: {type(error).__name__}") from None
+        if response.status_code == 503:
+            raise self._failure(503, "service_unavailable", "is unavailable")
+        if response.status_code >= 500:
+            raise self._failure(502, "bad_gateway", f"answered {response.status_code}")
+        is_json = response.headers.get("Content-Type", "").startswith("application/json")
+        if not is_json and response.status_code != 204:
+            raise self._failure(502, "bad_gateway", "did not answer with JSON")
+        return response
+
+    def _failure(self, status: int, code: str, why: str) -> ApiError:
+        log.warning("upstream call failed", extra={"upstream": self.name, "status": status})
+        return ApiError(status, code, f"{self.name} {why}")
+
+    def close(self) -> None:
+        """Close the pooled connections of this process."""
+        if self._session is not None and self._session_pid == os.getpid():
+            self._session.close()
+        self._session = None
+
+
+def error_of(response: requests.Response) -> dict:
+    """Return the `error` object of an upstream's JSON error response ({} when absent)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, dict) else {}
