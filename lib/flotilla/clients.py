@@ -2,17 +2,76 @@
 
 import logging
 import os
+import socket
 import threading
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 import requests
 from flask import g, has_request_context
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection
+from urllib3.connectionpool import HTTPConnectionPool
+from urllib3.exceptions import NewConnectionError
 
 from flotilla.errors import ApiError
 from flotilla.logs import REQUEST_ID_HEADER
 
 log = logging.getLogger(__name__)
+
+DEFAULT_RESOLVE_TIMEOUT = 2.0
+_resolver: ThreadPoolExecutor | None = None
+_resolver_pid: int | None = None
+_resolver_lock = threading.Lock()
+
+
+def resolves(host: str, port: int, timeout: float) -> bool:
+    """Return whether host resolves within timeout.
+
+    A socket's connect timeout does not cover the name lookup before it. On a Compose
+    network the name of a stopped container can take 10 s to fail, so a dead dependency
+    would stall every caller; this bounds the lookup (the lookup thread finishes on its own).
+    """
+    global _resolver, _resolver_pid
+    if _resolver is None or _resolver_pid != os.getpid():
+        with _resolver_lock:
+            if _resolver is None or _resolver_pid != os.getpid():
+                _resolver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="resolve")
+                _resolver_pid = os.getpid()
+    future = _resolver.submit(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM)
+    try:
+        future.result(timeout=timeout)
+    except (FutureTimeout, OSError):
+        return False
+    return True
+
+
+class _QuickResolveConnection(HTTPConnection):
+    """An HTTP connection whose name lookup is bounded by the connect timeout."""
+
+    def _new_conn(self) -> socket.socket:
+        timeout = self.timeout if isinstance(self.timeout, int | float) else None
+        timeout = timeout or DEFAULT_RESOLVE_TIMEOUT
+        if not resolves(self._dns_host, self.port, timeout):
+            raise NewConnectionError(self, f"Cannot resolve {self.host} within {timeout} s")
+        return super()._new_conn()
+
+
+class _QuickResolvePool(HTTPConnectionPool):
+    ConnectionCls = _QuickResolveConnection
+
+
+class _QuickResolveAdapter(HTTPAdapter):
+    """A requests adapter whose plain-HTTP connections use _QuickResolveConnection."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        """Create the pool manager, then swap in the quick-resolving pool for http."""
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            **self.poolmanager.pool_classes_by_scheme,
+            "http": _QuickResolvePool,
+        }
 
 
 class ServiceClient:
@@ -49,9 +108,13 @@ class ServiceClient:
             with self._lock:
                 if self._session is None or self._session_pid != os.getpid():
                     session = requests.Session()
-                    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self.pool_size)
-                    session.mount("http://", adapter)
-                    session.mount("https://", adapter)
+                    session.mount(
+                        "http://",
+                        _QuickResolveAdapter(pool_connections=1, pool_maxsize=self.pool_size),
+                    )
+                    session.mount(
+                        "https://", HTTPAdapter(pool_connections=1, pool_maxsize=self.pool_size)
+                    )
                     session.trust_env = False  # no proxies from the environment in between
                     self._session = session
                     self._session_pid = os.getpid()
