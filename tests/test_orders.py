@@ -2,6 +2,7 @@
 
 import json
 import time
+import uuid
 
 import pytest
 
@@ -263,3 +264,18 @@ def test_with_product_service_stopped_orders_are_503_and_leave_nothing(api, make
     retry = _order(api, customer["headers"], product, **{"Idempotency-Key": "outage"})
     assert retry.status_code == 201, retry.text
     assert stock_of(product) == 9
+
+
+def test_the_request_id_travels_to_product_service(api, make_product, stack):
+    product = make_product()
+    customer = register_customer()
+    request_id = f"trace-{uuid.uuid4().hex}"
+    since = int(time.time()) - 5
+    response = _order(api, customer["headers"], product, **{"X-Request-ID": request_id})
+    assert response.status_code == 201 and response.headers["X-Request-ID"] == request_id
+    lines = container_of(stack, "product-service").logs(since=since).decode().splitlines()
+    entries = [json.loads(line) for line in lines if request_id in line]
+    paths = {entry.get("path") for entry in entries if entry.get("request_id") == request_id}
+    # Reserved, then committed: both calls carried the client's id.
+    assert "/internal/reservations" in paths
+    assert any(path.endswith("/commit") for path in paths if path)

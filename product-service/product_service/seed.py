@@ -52,7 +52,10 @@ def seed(db: Database) -> int:
 
 def main() -> None:
     """Seed the database that the environment configures."""
-    config = Config.from_env(Env())
+    env = Env()
+    if env.production:
+        raise SystemExit("seed: refusing to load demo data in production")
+    config = Config.from_env(env)
     configure_logging("product-service", config.log_level)
     migrate(config.database_url, MIGRATIONS)
     db = Database(config.database_url, max_connections=1)
