@@ -279,3 +279,10 @@ def test_the_request_id_travels_to_product_service(api, make_product, stack):
     # Reserved, then committed: both calls carried the client's id.
     assert "/internal/reservations" in paths
     assert any(path.endswith("/commit") for path in paths if path)
+
+
+@pytest.mark.parametrize("q", ["x" * 201, "x" * 2_000, "nul\x00byte"])
+def test_bad_search_terms_are_400(api, q):
+    response = api.get("/api/products", params={"q": q})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "bad_request"

@@ -47,6 +47,19 @@ def resolves(host: str, port: int, timeout: float) -> bool:
     return True
 
 
+class UpstreamError(ApiError):
+    """A call to another service that failed; `sent` says whether it may have been processed.
+
+    sent=False: the connection was never made, so the other service did nothing.
+    sent=True: the outcome is unknown (timed out, cut off, or a server error) and a caller
+    that changed state there must undo it with an idempotent call.
+    """
+
+    def __init__(self, status: int, code: str, message: str, *, sent: bool) -> None:
+        super().__init__(status, code, message)
+        self.sent = sent
+
+
 class _QuickResolveConnection(HTTPConnection):
     """An HTTP connection whose name lookup is bounded by the connect timeout."""
 
@@ -135,11 +148,15 @@ class ServiceClient:
                 allow_redirects=False,
             )
         except requests.ConnectTimeout:
-            raise self._failure(503, "service_unavailable", "is not reachable") from None
+            raise self._failure(
+                503, "service_unavailable", "is not reachable", sent=False
+            ) from None
         except requests.ReadTimeout:
             raise self._failure(504, "gateway_timeout", "did not answer in time") from None
-        except requests.ConnectionError:
-            raise self._failure(503, "service_unavailable", "is not reachable") from None
+        except requests.ConnectionError as error:
+            raise self._failure(
+                503, "service_unavailable", "is not reachable", sent=_was_sent(error)
+            ) from None
         except requests.RequestException as error:
             raise self._failure(502, "bad_gateway", f"failed: {type(error).__name__}") from None
         if response.status_code == 503:
@@ -151,15 +168,23 @@ class ServiceClient:
             raise self._failure(502, "bad_gateway", "did not answer with JSON")
         return response
 
-    def _failure(self, status: int, code: str, why: str) -> ApiError:
-        log.warning("upstream call failed", extra={"upstream": self.name, "status": status})
-        return ApiError(status, code, f"{self.name} {why}")
+    def _failure(self, status: int, code: str, why: str, *, sent: bool = True) -> UpstreamError:
+        log.warning(
+            "upstream call failed", extra={"upstream": self.name, "status": status, "sent": sent}
+        )
+        return UpstreamError(status, code, f"{self.name} {why}", sent=sent)
 
     def close(self) -> None:
         """Close the pooled connections of this process."""
         if self._session is not None and self._session_pid == os.getpid():
             self._session.close()
         self._session = None
+
+
+def _was_sent(error: requests.ConnectionError) -> bool:
+    """Return False only when no connection was ever made (refused, or no such host)."""
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return not isinstance(reason, NewConnectionError)
 
 
 def error_of(response: requests.Response) -> dict:

@@ -4,6 +4,7 @@ import logging
 
 import psycopg2
 
+from flotilla.clients import UpstreamError
 from flotilla.db import Database
 from flotilla.errors import ApiError
 from order_service import repository
@@ -44,7 +45,12 @@ def place_order(
 
     When any step fails, the reservation is released and the unconfirmed order removed.
     """
-    reservation = products.reserve(reservation_id=reservation_id, lines=lines)
+    try:
+        reservation = products.reserve(reservation_id=reservation_id, lines=lines)
+    except UpstreamError as error:
+        if error.sent:  # it may have reserved before failing: make sure it did not keep it
+            _undo(db, products, reservation_id=reservation_id, order=None)
+        raise
     order = None
     try:
         with db.transaction() as cursor:

@@ -10,8 +10,7 @@ import pytest
 from flask import g
 
 from flotilla import create_base_app
-from flotilla.clients import ServiceClient
-from flotilla.errors import ApiError
+from flotilla.clients import ServiceClient, UpstreamError
 
 
 class Upstream(http.server.BaseHTTPRequestHandler):
@@ -66,15 +65,23 @@ def client(upstream: str) -> ServiceClient:
     ],
 )
 def test_failures_become_api_errors(client, path, status, code):
-    with pytest.raises(ApiError) as raised:
+    with pytest.raises(UpstreamError) as raised:
         client.request("POST", path)
     assert (raised.value.status, raised.value.code) == (status, code)
+    assert raised.value.sent  # it reached the service: the outcome is unknown
 
 
 def test_an_unreachable_service_is_503():
-    with pytest.raises(ApiError) as raised:
+    with pytest.raises(UpstreamError) as raised:
         ServiceClient("http://127.0.0.1:1", name="nobody").request("POST", "/")
-    assert raised.value.status == 503
+    assert raised.value.status == 503 and not raised.value.sent
+
+
+def test_an_unknown_host_fails_fast_and_unsent():
+    client = ServiceClient("http://no-such-service.invalid:8000", name="x", connect_timeout=1)
+    with pytest.raises(UpstreamError) as raised:
+        client.request("POST", "/")
+    assert raised.value.status == 503 and not raised.value.sent
 
 
 def test_client_errors_are_returned_and_headers_passed_on(client):
