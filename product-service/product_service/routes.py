@@ -71,11 +71,11 @@ def list_products() -> Response:
 @products.get("/<int:product_id>")
 def get_product(product_id: int) -> Response:
     """Return one product, from the cache when it holds it."""
-    cached = _cache().get(product_id)
+    cached, version = _cache().get(product_id)
     if cached is not None:
         return _json(cached, cache="hit")
     document = current_app.json.dumps(_existing(product_id))
-    _cache().put(product_id, document)
+    _cache().put(product_id, document, version=version)
     return _json(document, cache="miss")
 
 

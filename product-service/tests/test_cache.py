@@ -52,3 +52,15 @@ def test_reads_and_writes_work_without_redis(config, admin_headers):
     assert client.patch(path, json={"stock": 2}, headers=admin_headers).json["stock"] == 2
     assert client.get(path).json["stock"] == 2
     assert time.monotonic() - started < 5  # generous: a dead Redis must not stall reads
+
+
+def test_a_read_that_raced_a_write_is_not_cached(cache, make_product):
+    product = make_product()
+    cached, version = cache.get(product["id"])
+    assert cached is None and version is not None
+    cache.invalidate(product["id"])  # a write lands while the reader queries the database
+    cache.put(product["id"], '{"stale": true}', version=version)
+    assert cache.get(product["id"])[0] is None
+    _, fresh = cache.get(product["id"])
+    cache.put(product["id"], '{"fresh": true}', version=fresh)
+    assert cache.get(product["id"])[0] == '{"fresh": true}'
