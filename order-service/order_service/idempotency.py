@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import psycopg2
 from flask import Response, current_app, request
+from psycopg2.extras import RealDictCursor
 
 from flotilla.db import Database
 from flotilla.errors import ApiError, error_body
@@ -83,7 +84,9 @@ def run_once(
     return _response(text, status)
 
 
-def _repeat(cursor, stored: dict | None, *, user_id: int, key: str, request_hash: str):
+def _repeat(
+    cursor: RealDictCursor, stored: dict | None, *, user_id: int, key: str, request_hash: str
+) -> dict | Response:
     """Answer a repeated key: the stored response, 422, 409, or the claim of a dead request."""
     if stored is None:  # the first request failed and forgot the key a moment ago
         raise ApiError(409, "idempotency_conflict", "A request with this key is being retried")

@@ -3,6 +3,7 @@
 import logging
 
 import psycopg2
+from psycopg2.extras import RealDictCursor
 
 from flotilla.clients import UpstreamError
 from flotilla.db import Database
@@ -33,7 +34,7 @@ def order_document(order: dict, items: list[dict]) -> dict:
     }
 
 
-def load_order(cursor, order: dict) -> dict:
+def load_order(cursor: RealDictCursor, order: dict) -> dict:
     """Return the document of an order row, with its items."""
     return order_document(order, repository.order_items(cursor, order_ids=[order["id"]]))
 

@@ -2,6 +2,7 @@
 every call here degrades to a no-op (logged) and the database answers."""
 
 import logging
+import socket
 import time
 from collections.abc import Iterable
 
@@ -28,7 +29,7 @@ return false
 class QuickResolveConnection(Connection):
     """A Redis connection whose name lookup is bounded by the connect timeout."""
 
-    def _connect(self):
+    def _connect(self) -> socket.socket:
         if not resolves(self.host, self.port, self.socket_connect_timeout or 1.0):
             raise redis.ConnectionError(f"Cannot resolve {self.host}")
         return super()._connect()
