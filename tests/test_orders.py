@@ -243,6 +243,17 @@ def test_huge_ids_in_paths_are_404(api, buyer, admin_headers):
     assert response.status_code == 404
 
 
+def _wait_until_the_catalog_answers(api, timeout: float = 60) -> None:
+    # /health asks the services directly; the API path may take longer (a gateway circuit
+    # breaker that opened during the outage waits for its next trial call).
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if api.get("/api/products", params={"limit": 1}).status_code == 200:
+            return
+        time.sleep(1)
+    pytest.fail("the catalog did not answer again")
+
+
 def test_with_product_service_stopped_orders_are_503_and_leave_nothing(api, make_product, stack):
     product = make_product()
     customer = register_customer()
@@ -259,6 +270,7 @@ def test_with_product_service_stopped_orders_are_503_and_leave_nothing(api, make
     finally:
         service.start()
         wait_until_healthy()
+        _wait_until_the_catalog_answers(api)
     # The failed attempt kept nothing: not the stock, not the order, not the key.
     assert stock_of(product) == 10
     retry = _order(api, customer["headers"], product, **{"Idempotency-Key": "outage"})
