@@ -10,7 +10,7 @@ DATABASES := users products orders
 # The linter runs from the test-runner image, so the host needs nothing but Docker.
 TOOLS := $(TEST) --profile tests run --rm --no-deps -T -v "$(CURDIR)":/src:ro -w /src tests
 
-.PHONY: help up down logs ps build test lint fmt psql clean secrets prod-up prod-down seed \
+.PHONY: help up down logs ps build test lint fmt psql clean secrets prod-up prod-down \
 	$(addprefix psql-,$(DATABASES))
 
 help: ## List the targets
@@ -43,6 +43,7 @@ fmt: ## Reformat the code with ruff
 	$(TEST) --profile tests run --rm --no-deps -T -v "$(CURDIR)":/src -w /src tests \
 		sh -c 'ruff check --no-cache --fix . && ruff format --no-cache .'
 
+.PHONY: seed
 seed: ## Load the demo catalog and a demo customer into the running stack (idempotent)
 	COMPOSE="$(COMPOSE)" scripts/seed
 
