@@ -43,6 +43,10 @@ fmt: ## Reformat the code with ruff
 	$(TEST) --profile tests run --rm --no-deps -T -v "$(CURDIR)":/src -w /src tests \
 		sh -c 'ruff check --no-cache --fix . && ruff format --no-cache .'
 
+.PHONY: seed
+seed: ## Load the demo catalog and a demo customer into the running stack (idempotent)
+	COMPOSE="$(COMPOSE)" scripts/seed
+
 psql: psql-users ## Open psql on a service database (psql-users, psql-products, psql-orders)
 
 psql-%: ## Open psql on one service database as its own role

@@ -162,3 +162,66 @@ def start_gateway(stack: list):
     for container in started:
         with contextlib.suppress(docker.errors.NotFound):  # a test removed it already
             container.remove(force=True)
+
+
+# --- Catalog and orders (docs/orders.md) ---------------------------------------------------
+
+
+def login_headers(email: str, password: str) -> dict[str, str]:
+    """Log in through NGINX; return the bearer header."""
+    response = requests.post(
+        f"{BASE_URL}/api/auth/login", json={"email": email, "password": password}, timeout=TIMEOUT
+    )
+    assert response.status_code == 200, response.text
+    return bearer(response.json()["access_token"])
+
+
+def register_customer() -> dict:
+    """Register and log in a new customer; return its user document and auth headers."""
+    email = f"it-{uuid.uuid4().hex[:16]}@example.com"
+    created = requests.post(
+        f"{BASE_URL}/api/auth/register",
+        json={"email": email, "password": PASSWORD, "name": "Customer"},
+        timeout=TIMEOUT,
+    )
+    assert created.status_code == 201, created.text
+    return {**created.json(), "headers": login_headers(email, PASSWORD)}
+
+
+@pytest.fixture(scope="module")
+def admin_headers() -> dict[str, str]:
+    """The configured first admin's bearer header."""
+    return login_headers(os.environ["ADMIN_EMAIL"], os.environ["ADMIN_PASSWORD"])
+
+
+@pytest.fixture
+def make_product(api: Api, admin_headers: dict[str, str]) -> Callable[..., dict]:
+    """Create a product (unique SKU) as the admin; return it."""
+
+    def make(**fields) -> dict:
+        body = {
+            "sku": f"IT-{uuid.uuid4().hex[:20]}",
+            "name": f"Test product {uuid.uuid4().hex[:12]}",
+            "price_cents": 500,
+            "stock": 10,
+            **fields,
+        }
+        response = api.post("/api/products", json=body, headers=admin_headers)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    return make
+
+
+def stock_of(product: dict) -> int:
+    """Return a product's stock from the database: searched by name, so never from the cache."""
+    response = requests.get(
+        f"{BASE_URL}/api/products", params={"limit": 100, "q": product["name"]}, timeout=TIMEOUT
+    )
+    assert response.status_code == 200, response.text
+    return next(p["stock"] for p in response.json()["items"] if p["id"] == product["id"])
+
+
+def wait_until_healthy(timeout: float = 120) -> None:
+    """Wait until NGINX's /health says every service is ready again."""
+    wait_until(stack_is_healthy, timeout, "the stack to be healthy")

@@ -13,6 +13,7 @@ from conftest import (
     wait_for_health,
     wait_for_log,
     wait_until,
+    wait_until_healthy,
 )
 
 
@@ -89,7 +90,7 @@ def test_a_stopped_upstream_is_503_fast_then_the_circuit_opens_and_recovers(
     finally:
         order.start()
         wait_for_health(order)
-    wait_until(stack_is_healthy, 60, "the stack to be healthy")
+    wait_until_healthy(60)
 
     def recovered() -> bool:
         return api.get("/api/orders", headers=auth_headers).status_code < 500
@@ -112,7 +113,7 @@ def test_requests_pass_while_redis_is_down(api, stack, auth_headers):
     finally:
         redis.start()
         wait_for_health(redis)
-        wait_until(stack_is_healthy, 60, "the stack to be healthy")
+        wait_until_healthy(60)
     response = api.get("/api/users/me", headers=auth_headers)
     assert response.status_code == 200 and "RateLimit-Limit" in response.headers
 

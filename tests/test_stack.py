@@ -1,11 +1,6 @@
 """The stack itself: ports, users, secrets, networks and data that survives restarts."""
 
-import time
-
-import pytest
-import requests
-
-from conftest import BASE_URL, PASSWORD, bearer, service_of
+from conftest import PASSWORD, bearer, service_of, wait_until_healthy
 
 PYTHON_SERVICES = {"user-service", "product-service", "order-service", "api-gateway"}
 
@@ -44,22 +39,10 @@ def test_databases_sit_on_an_internal_network(stack):
         assert network.attrs["Internal"] is True
 
 
-def _wait_healthy(timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{BASE_URL}/health", timeout=5).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(1)
-    pytest.fail("the stack did not become healthy again")
-
-
 def test_users_survive_a_database_restart(api, account, stack):
     postgres = next(c for c in stack if service_of(c) == "postgres")
     postgres.restart(timeout=10)
-    _wait_healthy()
+    wait_until_healthy()
     # Pooled connections died with the server; the first requests must still succeed.
     for _ in range(3):
         login = api.post("/api/auth/login", json={"email": account["email"], "password": PASSWORD})

@@ -70,6 +70,8 @@ def _check(value: Any, field: Field) -> tuple[Any, str | None]:
         return None, None if field.nullable else "must not be null"
     if field.kind is int:
         return _check_int(value, field)
+    if field.kind is list:  # its entries are checked with validate_list
+        return (value, None) if isinstance(value, list) else (None, "must be a list")
     if not isinstance(value, str):
         return None, "must be a string"
     if field.normalize:
@@ -103,3 +105,46 @@ def query_int(name: str, default: int, *, minimum: int, maximum: int | None = No
         raise ApiError(400, "bad_request", f"{name} must be an integer >= {minimum}")
     value = int(raw)
     return min(value, maximum) if maximum is not None else value
+
+
+def validate_list(
+    value: Any,
+    schema: Mapping[str, Field],
+    *,
+    name: str,
+    min_length: int,
+    max_length: int,
+    unique: str | None = None,
+) -> list[dict]:
+    """Return a list of objects each valid against schema, or raise one 422 naming every problem.
+
+    Problems are reported as fields "name[i].field"; unique names a field that no two
+    objects may share.
+    """
+    if not isinstance(value, list):
+        raise ApiError(422, "validation_error", "Invalid input", fields={name: "must be a list"})
+    if not min_length <= len(value) <= max_length:
+        raise ApiError(
+            422,
+            "validation_error",
+            "Invalid input",
+            fields={name: f"must have between {min_length} and {max_length} entries"},
+        )
+    errors: dict[str, str] = {}
+    clean: list[dict] = []
+    seen: set[Any] = set()
+    for index, entry in enumerate(value):
+        try:
+            item = validate(entry, schema)
+        except ApiError as error:
+            for field, problem in (error.fields or {"": error.message}).items():
+                errors[f"{name}[{index}]" + (f".{field}" if field else "")] = problem
+            continue
+        if unique is not None:
+            if item[unique] in seen:
+                errors[f"{name}[{index}].{unique}"] = "is a duplicate"
+            seen.add(item[unique])
+        clean.append(item)
+    if errors:
+        raise ApiError(422, "validation_error", "Invalid input", fields=errors)
+    return clean

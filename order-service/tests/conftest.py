@@ -1,12 +1,22 @@
-"""Fixtures: the app against the real database and a client."""
+"""Fixtures: the app against the real database, the real product-service, real tokens."""
+
+import itertools
+import os
+import uuid
+from collections.abc import Callable
 
 import pytest
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
 from flotilla.db import Database
 from order_service import create_app
 from order_service.config import Config
+
+USER_SERVICE = "http://user-service:8000"
+PASSWORD = "correct horse battery"
+_skus = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +34,77 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def db(app: Flask) -> Database:
-    return app.extensions["db"]
+    """Every test starts with no orders and no idempotency keys."""
+    database: Database = app.extensions["db"]
+    with database.transaction() as cursor:
+        cursor.execute("TRUNCATE orders, order_items, idempotency_keys RESTART IDENTITY CASCADE")
+    return database
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def login(email: str, password: str) -> dict:
+    """Log in through the real user-service; return the token pair."""
+    response = requests.post(
+        f"{USER_SERVICE}/api/auth/login", json={"email": email, "password": password}, timeout=10
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def new_customer() -> dict:
+    """Register a customer; return its id and auth headers."""
+    email = f"order-tests-{uuid.uuid4().hex[:12]}@example.com"
+    created = requests.post(
+        f"{USER_SERVICE}/api/auth/register",
+        json={"email": email, "password": PASSWORD, "name": "Customer"},
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+    return {"id": created.json()["id"], "headers": bearer(login(email, PASSWORD)["access_token"])}
+
+
+@pytest.fixture(scope="session")
+def admin_headers() -> dict[str, str]:
+    return bearer(login(os.environ["ADMIN_EMAIL"], os.environ["ADMIN_PASSWORD"])["access_token"])
+
+
+@pytest.fixture(scope="session")
+def alice() -> dict:
+    return new_customer()
+
+
+@pytest.fixture(scope="session")
+def bob() -> dict:
+    return new_customer()
+
+
+@pytest.fixture(scope="session")
+def catalog(config: Config, admin_headers: dict[str, str]) -> Callable[..., dict]:
+    """Products through the real product-service's public API."""
+    base = config.product_service_url
+
+    class Catalog:
+        def create(self, *, stock: int = 10, price_cents: int = 250, name: str = "Probe") -> dict:
+            body = {
+                "sku": f"ORD-{uuid.uuid4().hex[:10]}-{next(_skus)}",
+                "name": name,
+                "price_cents": price_cents,
+                "stock": stock,
+            }
+            response = requests.post(
+                f"{base}/api/products", json=body, headers=admin_headers, timeout=10
+            )
+            assert response.status_code == 201, response.text
+            return response.json()
+
+        def stock(self, product_id: int) -> int:
+            response = requests.get(f"{base}/api/products/{product_id}", timeout=10)
+            assert response.status_code == 200, response.text
+            return response.json()["stock"]
+
+    return Catalog()

@@ -30,7 +30,9 @@ def test_the_service_role_cannot_open_other_databases(config):
 def test_the_database_refuses_unknown_statuses(db, status):
     with pytest.raises(psycopg2.IntegrityError), db.transaction() as cursor:
         cursor.execute(
-            "INSERT INTO orders (user_id, status, total_cents) VALUES (1, %s, 0)", (status,)
+            "INSERT INTO orders (user_id, status, total_cents, reservation_id)"
+            " VALUES (1, %s, 0, 'r-status')",
+            (status,),
         )
 
 

@@ -8,9 +8,14 @@ from flotilla import create_base_app
 from flotilla.auth import TokenVerifier, init_tokens
 from flotilla.db import Database, migrate
 from flotilla.health import register_health
+from flotilla.openapi import load_document, register_openapi
+from product_service.cache import ProductCache
 from product_service.config import Config
+from product_service.internal import internal
+from product_service.routes import products
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+OPENAPI = Path(__file__).parent / "openapi.json"
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -22,6 +27,19 @@ def create_app(config: Config | None = None) -> Flask:
     db = Database(config.database_url)
     db.init_app(app)
     init_tokens(app, TokenVerifier(config.tokens))
+    register_cache(app, config)
+    app.register_blueprint(products)
+    app.register_blueprint(internal)
+    register_openapi(app, load_document(OPENAPI))
     # Redis only caches: readiness depends on the database alone.
     register_health(app, {"database": db.ping})
     return app
+
+
+def register_cache(app: Flask, config: Config) -> None:
+    """Make the product cache available as app.extensions['product_cache']."""
+    app.extensions["product_cache"] = ProductCache(
+        config.redis_url,
+        ttl_seconds=config.cache_ttl_seconds,
+        timeout_seconds=config.redis_timeout_seconds,
+    )

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from flotilla.auth import TokenSettings
 from flotilla.config import Env, database_url
 
+DEV_INTERNAL_TOKEN = "internal-dev-token"
+
 
 @dataclass(frozen=True)
 class Config:
@@ -14,6 +16,10 @@ class Config:
     redis_url: str
     tokens: TokenSettings
     log_level: str
+    internal_token: str
+    cache_ttl_seconds: int
+    redis_timeout_seconds: float
+    reservation_ttl_seconds: int
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> "Config":
@@ -24,4 +30,9 @@ class Config:
             redis_url=env.get("REDIS_URL", "redis://redis:6379/1"),
             tokens=TokenSettings.from_env(env),
             log_level=env.get("LOG_LEVEL", "INFO"),
+            internal_token=env.secret("INTERNAL_API_TOKEN", DEV_INTERNAL_TOKEN),
+            # The TTL bounds how long a cache entry can outlive a missed invalidation.
+            cache_ttl_seconds=env.integer("PRODUCT_CACHE_TTL_SECONDS", 60),
+            redis_timeout_seconds=env.number("REDIS_TIMEOUT_SECONDS", 0.25),
+            reservation_ttl_seconds=env.integer("RESERVATION_TTL_SECONDS", 600),
         )

@@ -1,12 +1,22 @@
-"""Fixtures: the app against the real database and a client."""
+"""Fixtures: the app against the real database and Redis, a clean catalog, real tokens."""
+
+import itertools
+import os
+from collections.abc import Callable
 
 import pytest
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
 from flotilla.db import Database
 from product_service import create_app
+from product_service.cache import ProductCache
 from product_service.config import Config
+from product_service.internal import SERVICE_TOKEN_HEADER
+
+USER_SERVICE = "http://user-service:8000"
+_skus = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
@@ -25,5 +35,65 @@ def client(app: Flask) -> FlaskClient:
 
 
 @pytest.fixture
-def db(app: Flask) -> Database:
-    return app.extensions["db"]
+def cache(app: Flask) -> ProductCache:
+    return app.extensions["product_cache"]
+
+
+@pytest.fixture(autouse=True)
+def db(app: Flask, cache: ProductCache) -> Database:
+    """Every test starts with an empty catalog, no reservations and an empty cache."""
+    database: Database = app.extensions["db"]
+    with database.transaction() as cursor:
+        cursor.execute("TRUNCATE products, reservations RESTART IDENTITY CASCADE")
+    cache.client.flushdb()
+    return database
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _login(email: str, password: str) -> str:
+    response = requests.post(
+        f"{USER_SERVICE}/api/auth/login", json={"email": email, "password": password}, timeout=10
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+@pytest.fixture(scope="session")
+def admin_headers() -> dict[str, str]:
+    """An admin's access token, issued by the real user-service."""
+    return bearer(_login(os.environ["ADMIN_EMAIL"], os.environ["ADMIN_PASSWORD"]))
+
+
+@pytest.fixture(scope="session")
+def customer_headers() -> dict[str, str]:
+    """A customer's access token, issued by the real user-service."""
+    email = f"product-tests-{os.urandom(6).hex()}@example.com"
+    password = "correct horse battery"
+    created = requests.post(
+        f"{USER_SERVICE}/api/auth/register",
+        json={"email": email, "password": password, "name": "Customer"},
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+    return bearer(_login(email, password))
+
+
+@pytest.fixture
+def service_headers(config: Config) -> dict[str, str]:
+    return {SERVICE_TOKEN_HEADER: config.internal_token}
+
+
+@pytest.fixture
+def make_product(client: FlaskClient, admin_headers: dict[str, str]) -> Callable[..., dict]:
+    """Create a product through the API; return it."""
+
+    def make(**fields) -> dict:
+        body = {"sku": f"SKU-{next(_skus)}", "name": "Probe", "price_cents": 250, "stock": 10}
+        response = client.post("/api/products", json={**body, **fields}, headers=admin_headers)
+        assert response.status_code == 201, response.json
+        return response.json
+
+    return make

@@ -1,0 +1,237 @@
+"""SQL of product-service: plain functions over a cursor, returning plain dicts."""
+
+from psycopg2.extras import RealDictCursor
+
+PRODUCT_COLUMNS = "id, sku, name, description, price_cents, stock, created_at, updated_at"
+
+
+def insert_product(
+    cursor: RealDictCursor, *, sku: str, name: str, description: str, price_cents: int, stock: int
+) -> dict | None:
+    """Insert a product; return it, or None when the SKU is taken."""
+    cursor.execute(
+        f"""
+        INSERT INTO products (sku, name, description, price_cents, stock)
+        VALUES (%(sku)s, %(name)s, %(description)s, %(price_cents)s, %(stock)s)
+        ON CONFLICT (sku) DO NOTHING
+        RETURNING {PRODUCT_COLUMNS}
+        """,  # noqa: S608 (a constant column list, no input)
+        {
+            "sku": sku,
+            "name": name,
+            "description": description,
+            "price_cents": price_cents,
+            "stock": stock,
+        },
+    )
+    return cursor.fetchone()
+
+
+def get_product(cursor: RealDictCursor, *, product_id: int) -> dict | None:
+    """Return the product with this id, or None."""
+    cursor.execute(
+        f"""
+        SELECT {PRODUCT_COLUMNS}
+        FROM products
+        WHERE id = %(product_id)s
+        """,  # noqa: S608
+        {"product_id": product_id},
+    )
+    return cursor.fetchone()
+
+
+def list_products(
+    cursor: RealDictCursor, *, limit: int, offset: int, name_pattern: str | None
+) -> list[dict]:
+    """Return a page of products by id, optionally those whose name matches an ILIKE pattern."""
+    cursor.execute(
+        f"""
+        SELECT {PRODUCT_COLUMNS}
+        FROM products
+        WHERE %(pattern)s::text IS NULL
+           OR name ILIKE %(pattern)s
+        ORDER BY id
+        LIMIT %(limit)s
+        OFFSET %(offset)s
+        """,  # noqa: S608
+        {"pattern": name_pattern, "limit": limit, "offset": offset},
+    )
+    return cursor.fetchall()
+
+
+def count_products(cursor: RealDictCursor, *, name_pattern: str | None) -> int:
+    """Return how many products list_products can page through."""
+    cursor.execute(
+        """
+        SELECT count(*) AS total
+        FROM products
+        WHERE %(pattern)s::text IS NULL
+           OR name ILIKE %(pattern)s
+        """,
+        {"pattern": name_pattern},
+    )
+    return cursor.fetchone()["total"]
+
+
+def update_product(
+    cursor: RealDictCursor,
+    *,
+    product_id: int,
+    name: str | None,
+    description: str | None,
+    price_cents: int | None,
+    stock: int | None,
+) -> dict | None:
+    """Change the given fields of a product (None keeps a field); return it, or None."""
+    cursor.execute(
+        f"""
+        UPDATE products
+        SET name = coalesce(%(name)s, name),
+            description = coalesce(%(description)s, description),
+            price_cents = coalesce(%(price_cents)s, price_cents),
+            stock = coalesce(%(stock)s, stock),
+            updated_at = now()
+        WHERE id = %(product_id)s
+        RETURNING {PRODUCT_COLUMNS}
+        """,  # noqa: S608
+        {
+            "product_id": product_id,
+            "name": name,
+            "description": description,
+            "price_cents": price_cents,
+            "stock": stock,
+        },
+    )
+    return cursor.fetchone()
+
+
+def delete_product(cursor: RealDictCursor, *, product_id: int) -> bool:
+    """Delete a product; return whether it existed."""
+    cursor.execute(
+        """
+        DELETE FROM products
+        WHERE id = %(product_id)s
+        """,
+        {"product_id": product_id},
+    )
+    return cursor.rowcount == 1
+
+
+def insert_reservation(cursor: RealDictCursor, *, reservation_id: str, status: str) -> bool:
+    """Create a reservation unless the id exists; return whether it was created.
+
+    A concurrent insert of the same id waits here until the other transaction ends.
+    """
+    cursor.execute(
+        """
+        INSERT INTO reservations (id, status)
+        VALUES (%(reservation_id)s, %(status)s)
+        ON CONFLICT (id) DO NOTHING
+        """,
+        {"reservation_id": reservation_id, "status": status},
+    )
+    return cursor.rowcount == 1
+
+
+def get_reservation(cursor: RealDictCursor, *, reservation_id: str) -> dict | None:
+    """Return a reservation's id and status, or None."""
+    cursor.execute(
+        """
+        SELECT id, status
+        FROM reservations
+        WHERE id = %(reservation_id)s
+        """,
+        {"reservation_id": reservation_id},
+    )
+    return cursor.fetchone()
+
+
+def lock_products(cursor: RealDictCursor, *, product_ids: list[int]) -> list[dict]:
+    """Lock the existing products among product_ids, in id order, and return them."""
+    # One global lock order (by id) means two orders over the same products never deadlock.
+    cursor.execute(
+        """
+        SELECT id, name, price_cents, stock
+        FROM products
+        WHERE id = ANY(%(product_ids)s)
+        ORDER BY id
+        FOR UPDATE
+        """,
+        {"product_ids": product_ids},
+    )
+    return cursor.fetchall()
+
+
+def change_stock(cursor: RealDictCursor, *, product_ids: list[int], deltas: list[int]) -> None:
+    """Add deltas[i] to the stock of product_ids[i] (rows locked by lock_products first)."""
+    cursor.execute(
+        """
+        UPDATE products AS p
+        SET stock = p.stock + change.delta,
+            updated_at = now()
+        FROM unnest(%(product_ids)s::bigint[], %(deltas)s::bigint[]) AS change (id, delta)
+        WHERE p.id = change.id
+        """,
+        {"product_ids": product_ids, "deltas": deltas},
+    )
+
+
+def insert_reservation_items(
+    cursor: RealDictCursor, *, reservation_id: str, items: list[dict]
+) -> None:
+    """Store the lines of a reservation: product_id, name, unit_price_cents, quantity."""
+    cursor.executemany(
+        """
+        INSERT INTO reservation_items (reservation_id, product_id, name, unit_price_cents, quantity)
+        VALUES (%(reservation_id)s, %(product_id)s, %(name)s, %(unit_price_cents)s, %(quantity)s)
+        """,
+        [{**item, "reservation_id": reservation_id} for item in items],
+    )
+
+
+def reservation_items(cursor: RealDictCursor, *, reservation_id: str) -> list[dict]:
+    """Return the lines of a reservation by product id."""
+    cursor.execute(
+        """
+        SELECT product_id, name, unit_price_cents, quantity
+        FROM reservation_items
+        WHERE reservation_id = %(reservation_id)s
+        ORDER BY product_id
+        """,
+        {"reservation_id": reservation_id},
+    )
+    return cursor.fetchall()
+
+
+def set_reservation_status(
+    cursor: RealDictCursor, *, reservation_id: str, status: str, from_statuses: list[str]
+) -> bool:
+    """Move a reservation to status if it is in one of from_statuses; return whether it moved."""
+    # Conditional on the current status: of two concurrent calls, exactly one moves it.
+    cursor.execute(
+        """
+        UPDATE reservations
+        SET status = %(status)s,
+            updated_at = now()
+        WHERE id = %(reservation_id)s
+          AND status = ANY(%(from_statuses)s)
+        """,
+        {"reservation_id": reservation_id, "status": status, "from_statuses": from_statuses},
+    )
+    return cursor.rowcount == 1
+
+
+def stale_reservations(cursor: RealDictCursor, *, older_than_seconds: int, limit: int) -> list[str]:
+    """Return ids of reservations never committed within older_than_seconds."""
+    cursor.execute(
+        """
+        SELECT id
+        FROM reservations
+        WHERE status = 'reserved'
+          AND created_at < now() - make_interval(secs => %(seconds)s)
+        ORDER BY created_at
+        LIMIT %(limit)s
+        """,
+        {"seconds": older_than_seconds, "limit": limit},
+    )
+    return [row["id"] for row in cursor.fetchall()]

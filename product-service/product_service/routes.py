@@ -1,0 +1,144 @@
+"""Public HTTP endpoints of product-service: the catalog."""
+
+import re
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from flotilla.auth import require_admin
+from flotilla.db import get_db
+from flotilla.errors import ApiError
+from flotilla.validation import BIGINT_MAX, Field, json_body, query_int, validate
+from product_service import repository
+from product_service.cache import ProductCache
+
+# Bounds that keep any order total (50 lines x 1000 units) far inside a BIGINT.
+MAX_PRICE_CENTS = 10**12
+MAX_STOCK = 10**9
+MAX_QUERY_CHARS = 200
+# PostgreSQL text cannot hold NUL; refusing it here makes it a 422, not a 500.
+NO_NUL = re.compile(r"[^\x00]*")
+
+NAME = Field(str, min=1, max=200, pattern=NO_NUL, normalize=str.strip)
+DESCRIPTION = Field(str, required=False, max=5000, pattern=NO_NUL)
+PRICE = Field(int, min=0, max=MAX_PRICE_CENTS)
+STOCK = Field(int, min=0, max=MAX_STOCK)
+CREATE = {
+    "sku": Field(str, min=1, max=64, pattern=re.compile(r"[A-Za-z0-9._-]+")),
+    "name": NAME,
+    "description": DESCRIPTION,
+    "price_cents": PRICE,
+    "stock": STOCK,
+}
+UPDATE = {"name": NAME, "description": DESCRIPTION, "price_cents": PRICE, "stock": STOCK}
+
+products = Blueprint("products", __name__, url_prefix="/api/products")
+
+
+def _cache() -> ProductCache:
+    return current_app.extensions["product_cache"]
+
+
+def _json(document: str, status: int = 200, *, cache: str | None = None) -> Response:
+    response = Response(document, status=status, mimetype="application/json")
+    if cache:
+        response.headers["X-Cache"] = cache
+    return response
+
+
+def _name_pattern() -> str | None:
+    """Return the ILIKE pattern of the q parameter, or None when there is none."""
+    q = request.args.get("q", "")
+    if len(q) > MAX_QUERY_CHARS or "\x00" in q:
+        raise ApiError(400, "bad_request", f"q must be at most {MAX_QUERY_CHARS} characters")
+    if not q.strip():
+        return None
+    escaped = q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+@products.get("")
+def list_products() -> Response:
+    """Return a page of the catalog, optionally filtered by name."""
+    limit = query_int("limit", 20, minimum=1, maximum=100)
+    offset = query_int("offset", 0, minimum=0, maximum=BIGINT_MAX)
+    pattern = _name_pattern()
+    with get_db().transaction() as cursor:
+        items = repository.list_products(cursor, limit=limit, offset=offset, name_pattern=pattern)
+        total = repository.count_products(cursor, name_pattern=pattern)
+    return jsonify(items=items, total=total, limit=limit, offset=offset)
+
+
+@products.get("/<int:product_id>")
+def get_product(product_id: int) -> Response:
+    """Return one product, from the cache when it holds it."""
+    cached, version = _cache().get(product_id)
+    if cached is not None:
+        return _json(cached, cache="hit")
+    document = current_app.json.dumps(_existing(product_id))
+    _cache().put(product_id, document, version=version)
+    return _json(document, cache="miss")
+
+
+def _existing(product_id: int) -> dict:
+    product = None
+    if product_id <= BIGINT_MAX:
+        with get_db().transaction() as cursor:
+            product = repository.get_product(cursor, product_id=product_id)
+    if product is None:
+        raise ApiError(404, "not_found", "Product not found")
+    return product
+
+
+@products.post("")
+@require_admin
+def create_product() -> tuple[Response, int]:
+    """Add a product to the catalog."""
+    data = validate(json_body(), CREATE)
+    with get_db().transaction() as cursor:
+        product = repository.insert_product(
+            cursor,
+            sku=data["sku"],
+            name=data["name"],
+            description=data.get("description", ""),
+            price_cents=data["price_cents"],
+            stock=data["stock"],
+        )
+    if product is None:
+        raise ApiError(409, "conflict", f"A product with SKU {data['sku']} exists already")
+    return jsonify(product), 201
+
+
+@products.patch("/<int:product_id>")
+@require_admin
+def update_product(product_id: int) -> Response:
+    """Change a product's name, description, price or stock."""
+    data = validate(json_body(), UPDATE, partial=True)
+    product = None
+    if product_id <= BIGINT_MAX:
+        with get_db().transaction() as cursor:
+            product = repository.update_product(
+                cursor,
+                product_id=product_id,
+                name=data.get("name"),
+                description=data.get("description"),
+                price_cents=data.get("price_cents"),
+                stock=data.get("stock"),
+            )
+    if product is None:
+        raise ApiError(404, "not_found", "Product not found")
+    _cache().invalidate(product_id)
+    return jsonify(product)
+
+
+@products.delete("/<int:product_id>")
+@require_admin
+def delete_product(product_id: int) -> tuple[str, int]:
+    """Remove a product from the catalog."""
+    deleted = False
+    if product_id <= BIGINT_MAX:
+        with get_db().transaction() as cursor:
+            deleted = repository.delete_product(cursor, product_id=product_id)
+    if not deleted:
+        raise ApiError(404, "not_found", "Product not found")
+    _cache().invalidate(product_id)
+    return "", 204
