@@ -5,6 +5,7 @@ from typing import Any
 
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.routing import IntegerConverter
 
 from flotilla.errors import register_error_handlers
 from flotilla.logs import configure_logging, register_request_logging
@@ -25,6 +26,16 @@ class JSONProvider(DefaultJSONProvider):
         return DefaultJSONProvider.default(o)
 
 
+class IdConverter(IntegerConverter):
+    """`<int:...>` for BIGINT ids: at most 18 digits, so a larger number matches no route (404).
+
+    A `max=` bound would be checked only after the path matched, which makes werkzeug answer
+    405 instead of 404 for the other methods of the same path.
+    """
+
+    regex = r"\d{1,18}"
+
+
 def create_base_app(import_name: str, *, service: str, log_level: str = "INFO") -> Flask:
     """Return a Flask app with JSON errors, request ids, access logs and a body limit."""
     configure_logging(service, log_level)
@@ -32,6 +43,7 @@ def create_base_app(import_name: str, *, service: str, log_level: str = "INFO") 
     app.json = JSONProvider(app)
     # "//" in a path is not silently redirected: the gateway must see what was sent.
     app.url_map.merge_slashes = False
+    app.url_map.converters["int"] = IdConverter
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     register_error_handlers(app)
     register_request_logging(app)

@@ -81,9 +81,8 @@ def get_product(product_id: int) -> Response:
 
 def _existing(product_id: int) -> dict:
     product = None
-    if product_id <= BIGINT_MAX:
-        with get_db().transaction() as cursor:
-            product = repository.get_product(cursor, product_id=product_id)
+    with get_db().transaction() as cursor:
+        product = repository.get_product(cursor, product_id=product_id)
     if product is None:
         raise ApiError(404, "not_found", "Product not found")
     return product
@@ -114,16 +113,15 @@ def update_product(product_id: int) -> Response:
     """Change a product's name, description, price or stock."""
     data = validate(json_body(), UPDATE, partial=True)
     product = None
-    if product_id <= BIGINT_MAX:
-        with get_db().transaction() as cursor:
-            product = repository.update_product(
-                cursor,
-                product_id=product_id,
-                name=data.get("name"),
-                description=data.get("description"),
-                price_cents=data.get("price_cents"),
-                stock=data.get("stock"),
-            )
+    with get_db().transaction() as cursor:
+        product = repository.update_product(
+            cursor,
+            product_id=product_id,
+            name=data.get("name"),
+            description=data.get("description"),
+            price_cents=data.get("price_cents"),
+            stock=data.get("stock"),
+        )
     if product is None:
         raise ApiError(404, "not_found", "Product not found")
     _cache().invalidate(product_id)
@@ -135,9 +133,8 @@ def update_product(product_id: int) -> Response:
 def delete_product(product_id: int) -> tuple[str, int]:
     """Remove a product from the catalog."""
     deleted = False
-    if product_id <= BIGINT_MAX:
-        with get_db().transaction() as cursor:
-            deleted = repository.delete_product(cursor, product_id=product_id)
+    with get_db().transaction() as cursor:
+        deleted = repository.delete_product(cursor, product_id=product_id)
     if not deleted:
         raise ApiError(404, "not_found", "Product not found")
     _cache().invalidate(product_id)

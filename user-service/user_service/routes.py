@@ -8,7 +8,7 @@ from flask import Blueprint, Response, current_app, g, jsonify
 from flotilla.auth import require_user
 from flotilla.db import get_db
 from flotilla.errors import ApiError
-from flotilla.validation import BIGINT_MAX, EMAIL, Field, json_body, validate
+from flotilla.validation import EMAIL, Field, json_body, validate
 from user_service import repository
 from user_service.passwords import hash_password, needs_rehash, verify_password
 from user_service.tokens import Signer, new_refresh_token, refresh_token_hash
@@ -145,9 +145,8 @@ def get_user(user_id: int) -> Response:
 
 def _existing_user(user_id: int) -> dict:
     user = None
-    if user_id <= BIGINT_MAX:
-        with get_db().transaction() as cursor:
-            user = repository.get_user(cursor, user_id=user_id)
+    with get_db().transaction() as cursor:
+        user = repository.get_user(cursor, user_id=user_id)
     if user is None:
         raise ApiError(404, "not_found", "User not found")
     return user
