@@ -79,3 +79,11 @@ def database_url(env: Env, *, default_name: str) -> str:
     port = env.integer("DB_PORT", 5432)
     name = env.get("DB_NAME", default_name)
     return f"postgresql://{quote(user)}:{quote(password, safe='')}@{host}:{port}/{quote(name)}"
+
+
+DEV_INTERNAL_TOKEN = "internal-dev-token"
+
+
+def internal_api_token(env: Env) -> str:
+    """Return the shared secret services present to each other's /internal endpoints."""
+    return env.secret("INTERNAL_API_TOKEN", DEV_INTERNAL_TOKEN)

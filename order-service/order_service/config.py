@@ -3,9 +3,8 @@
 from dataclasses import dataclass
 
 from flotilla.auth import TokenSettings
-from flotilla.config import ConfigError, Env, database_url
+from flotilla.config import ConfigError, Env, database_url, internal_api_token
 
-DEV_INTERNAL_TOKEN = "internal-dev-token"
 MIN_IDEMPOTENCY_HOURS = 24
 
 
@@ -34,7 +33,7 @@ class Config:
             product_service_url=env.get("PRODUCT_SERVICE_URL", "http://product-service:8000"),
             tokens=TokenSettings.from_env(env),
             log_level=env.get("LOG_LEVEL", "INFO"),
-            internal_token=env.secret("INTERNAL_API_TOKEN", DEV_INTERNAL_TOKEN),
+            internal_token=internal_api_token(env),
             connect_timeout=env.number("PRODUCT_SERVICE_CONNECT_TIMEOUT", 2.0),
             read_timeout=env.number("PRODUCT_SERVICE_READ_TIMEOUT", 5.0),
             idempotency_hours=idempotency_hours,

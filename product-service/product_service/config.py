@@ -3,9 +3,7 @@
 from dataclasses import dataclass
 
 from flotilla.auth import TokenSettings
-from flotilla.config import Env, database_url
-
-DEV_INTERNAL_TOKEN = "internal-dev-token"
+from flotilla.config import Env, database_url, internal_api_token
 
 
 @dataclass(frozen=True)
@@ -30,7 +28,7 @@ class Config:
             redis_url=env.get("REDIS_URL", "redis://redis:6379/1"),
             tokens=TokenSettings.from_env(env),
             log_level=env.get("LOG_LEVEL", "INFO"),
-            internal_token=env.secret("INTERNAL_API_TOKEN", DEV_INTERNAL_TOKEN),
+            internal_token=internal_api_token(env),
             # The TTL bounds how long a cache entry can outlive a missed invalidation.
             cache_ttl_seconds=env.integer("PRODUCT_CACHE_TTL_SECONDS", 60),
             redis_timeout_seconds=env.number("REDIS_TIMEOUT_SECONDS", 0.25),

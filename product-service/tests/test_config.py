@@ -2,8 +2,8 @@
 
 import pytest
 
-from flotilla.config import ConfigError, Env
-from product_service.config import DEV_INTERNAL_TOKEN, Config
+from flotilla.config import DEV_INTERNAL_TOKEN, ConfigError, Env
+from product_service.config import Config
 
 PRODUCTION = {"FLOTILLA_ENV": "production", "DB_PASSWORD": "a-real-database-password"}
 
