@@ -14,7 +14,7 @@ TOOLS := $(TEST) --profile tests run --rm --no-deps -T -v "$(CURDIR)":/src:ro -w
 	$(addprefix psql-,$(DATABASES))
 
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_%-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_%-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 up: ## Start the development stack and wait until every container is healthy
 	$(COMPOSE) up --build -d --wait
@@ -47,9 +47,10 @@ fmt: ## Reformat the code with ruff
 seed: ## Load the demo catalog and a demo customer into the running stack (idempotent)
 	COMPOSE="$(COMPOSE)" scripts/seed
 
-psql: psql-users ## Open psql on a service database (psql-users, psql-products, psql-orders)
+psql: psql-users ## psql as a service's own role: psql-users, psql-products, psql-orders
 
-psql-%: ## Open psql on one service database as its own role
+# A static pattern rule: make never applies implicit (%) rules to .PHONY targets.
+$(addprefix psql-,$(DATABASES)): psql-%:
 	$(COMPOSE) exec postgres psql -U $* -d $*
 
 secrets: ## Create random production secrets in ./secrets (kept out of git)
