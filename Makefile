@@ -40,7 +40,8 @@ lint: ## Check style and common mistakes with ruff
 
 fmt: ## Reformat the code with ruff
 	$(TEST) --profile tests build tests
-	$(TEST) --profile tests run --rm --no-deps -T -v "$(CURDIR)":/src -w /src tests \
+	$(TEST) --profile tests run --rm --no-deps -T --user "$$(id -u):$$(id -g)" \
+		-v "$(CURDIR)":/src -w /src tests \
 		sh -c 'ruff check --no-cache --fix . && ruff format --no-cache .'
 
 .PHONY: seed
