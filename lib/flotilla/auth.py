@@ -9,9 +9,9 @@ from functools import wraps
 from typing import Any
 
 import jwt
-import requests
 from flask import Flask, current_app, g, request
 
+from flotilla.clients import ServiceClient
 from flotilla.config import Env
 from flotilla.errors import ApiError
 
@@ -53,10 +53,14 @@ def jwks_keys(document: dict) -> dict[str, Any]:
 
 def fetch_jwks(url: str, timeout: float = 3.0) -> KeySource:
     """Return a key source that downloads a JWKS document."""
+    # The service client bounds the name lookup too: with user-service stopped, Docker's
+    # DNS can take ~10 s to say so, and a token check must not wait that long.
+    client = ServiceClient(url, name="jwks", connect_timeout=timeout, read_timeout=timeout)
 
     def load() -> dict[str, Any]:
-        response = requests.get(url, timeout=timeout)
-        response.raise_for_status()
+        response = client.request("GET", "")
+        if response.status_code != 200:
+            raise ValueError(f"JWKS answered {response.status_code}")
         return jwks_keys(response.json())
 
     return load
