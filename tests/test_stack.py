@@ -48,3 +48,11 @@ def test_users_survive_a_database_restart(api, account, stack):
         login = api.post("/api/auth/login", json={"email": account["email"], "password": PASSWORD})
         assert login.status_code == 200, login.text
         assert api.get("/api/users/me", headers=bearer(login.json()["access_token"])).ok
+
+
+def test_redis_refuses_clients_without_the_password(stack):
+    redis = next(c for c in stack if service_of(c) == "redis")
+    _, output = redis.exec_run(["redis-cli", "ping"], environment={"REDISCLI_AUTH": ""})
+    assert b"NOAUTH" in output
+    _, output = redis.exec_run(["redis-cli", "-a", "wrong-password", "--no-auth-warning", "ping"])
+    assert b"PONG" not in output

@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass
 
 from flotilla.auth import TokenSettings
-from flotilla.config import ConfigError, Env
+from flotilla.config import ConfigError, Env, authenticated_redis_url
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 # Docker's private address ranges: where NGINX's requests come from by default.
@@ -67,7 +67,7 @@ class RateLimits:
     def from_env(cls, env: Env) -> "RateLimits":
         """Read the rate-limit settings."""
         return cls(
-            redis_url=env.get("REDIS_URL", "redis://redis:6379/0"),
+            redis_url=authenticated_redis_url(env, default="redis://redis:6379/0"),
             default=Limit.parse("RATE_LIMIT_DEFAULT", env.get("RATE_LIMIT_DEFAULT", "600/60")),
             auth=Limit.parse("RATE_LIMIT_AUTH", env.get("RATE_LIMIT_AUTH", "20/60")),
             trusted_proxies=parse_networks(env.get("TRUSTED_PROXIES", DOCKER_NETWORKS)),

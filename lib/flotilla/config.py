@@ -2,7 +2,7 @@
 
 import os
 from collections.abc import Mapping
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 # Values that only make sense on a developer's machine; production refuses them.
 PLACEHOLDERS = frozenset({"", "change-me", "changeme", "password", "secret", "dev", "admin"})
@@ -87,3 +87,11 @@ DEV_INTERNAL_TOKEN = "internal-dev-token"
 def internal_api_token(env: Env) -> str:
     """Return the shared secret services present to each other's /internal endpoints."""
     return env.secret("INTERNAL_API_TOKEN", DEV_INTERNAL_TOKEN)
+
+
+def authenticated_redis_url(env: Env, *, default: str) -> str:
+    """Return REDIS_URL with the password of REDIS_PASSWORD (or REDIS_PASSWORD_FILE) in it."""
+    url = urlsplit(env.get("REDIS_URL", default))
+    password = env.secret("REDIS_PASSWORD", "redis-dev-password")
+    host = f"{url.hostname}:{url.port}" if url.port else url.hostname
+    return urlunsplit(url._replace(netloc=f":{quote(password, safe='')}@{host}"))

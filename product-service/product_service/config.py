@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from flotilla.auth import TokenSettings
-from flotilla.config import Env, database_url, internal_api_token
+from flotilla.config import Env, authenticated_redis_url, database_url, internal_api_token
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class Config:
         env = env or Env()
         return cls(
             database_url=database_url(env, default_name="products"),
-            redis_url=env.get("REDIS_URL", "redis://redis:6379/1"),
+            redis_url=authenticated_redis_url(env, default="redis://redis:6379/1"),
             tokens=TokenSettings.from_env(env),
             log_level=env.get("LOG_LEVEL", "INFO"),
             internal_token=internal_api_token(env),

@@ -5,7 +5,11 @@ import pytest
 from flotilla.config import DEV_INTERNAL_TOKEN, ConfigError, Env
 from product_service.config import Config
 
-PRODUCTION = {"FLOTILLA_ENV": "production", "DB_PASSWORD": "a-real-database-password"}
+PRODUCTION = {
+    "FLOTILLA_ENV": "production",
+    "DB_PASSWORD": "a-real-database-password",
+    "REDIS_PASSWORD": "a-real-redis-password",
+}
 
 
 @pytest.mark.parametrize("token", [None, "", "secret", DEV_INTERNAL_TOKEN])
@@ -24,3 +28,16 @@ def test_the_internal_token_may_come_from_a_secret_file(tmp_path):
 
 def test_development_has_a_default():
     assert Config.from_env(Env({})).internal_token == DEV_INTERNAL_TOKEN
+
+
+def test_the_redis_password_goes_into_the_redis_url(tmp_path):
+    secret = tmp_path / "redis_password"
+    secret.write_text("s3cret/with+chars\n")
+    environ = {"REDIS_PASSWORD_FILE": str(secret), "REDIS_URL": "redis://cache:6380/2"}
+    assert Config.from_env(Env(environ)).redis_url == "redis://:s3cret%2Fwith%2Bchars@cache:6380/2"
+
+
+def test_production_refuses_the_development_redis_password():
+    environ = {**PRODUCTION, "INTERNAL_API_TOKEN": "a-real-token", "REDIS_PASSWORD": ""}
+    with pytest.raises(ConfigError, match="REDIS_PASSWORD"):
+        Config.from_env(Env(environ))
