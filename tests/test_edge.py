@@ -1,8 +1,11 @@
 """What NGINX and the gateway promise every client (API.md, "Errors", "Health")."""
 
+import json
+import socket
+
 import pytest
 
-from conftest import bearer
+from conftest import BASE_URL, bearer
 
 
 def test_health_aggregates_every_service(api):
@@ -75,3 +78,23 @@ def test_unauthenticated_requests_never_reach_user_service(api):
     response = api.get("/api/users/me", headers=bearer("x.y.z"))
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "invalid_token"
+
+
+@pytest.mark.parametrize(
+    "length, status, code",
+    [(5_000, 400, "bad_request"), (10_000, 414, "uri_too_long"), (100_000, 414, "uri_too_long")],
+)
+def test_long_query_strings_get_json_errors(api, length, status, code):
+    response = api.get("/api/products", params={"q": "x" * length})
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
+
+
+def test_a_malformed_request_gets_a_json_400_from_nginx():
+    host = BASE_URL.removeprefix("http://")
+    with socket.create_connection((host, 80), timeout=10) as connection:
+        connection.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nNot a header line\r\n\r\n")
+        answer = connection.recv(4096).decode(errors="replace")
+    head, _, body = answer.partition("\r\n\r\n")
+    assert head.startswith("HTTP/1.1 400")
+    assert json.loads(body)["error"]["code"] == "bad_request"

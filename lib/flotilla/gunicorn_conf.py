@@ -13,6 +13,9 @@ threads = _env.integer("GUNICORN_THREADS", 4)
 reload = _env.flag("GUNICORN_RELOAD", False)
 timeout = _env.integer("GUNICORN_TIMEOUT", 30)
 graceful_timeout = 20
+# gunicorn's largest request line: longer ones NGINX refuses first (8 KiB header buffers)
+# with a JSON 414, instead of gunicorn answering with an HTML page.
+limit_request_line = 8190
 keepalive = 75  # longer than NGINX's upstream keepalive_timeout, so NGINX closes first
 # Heartbeat files on tmpfs: a container's overlay filesystem can stall them.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
