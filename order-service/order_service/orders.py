@@ -109,7 +109,7 @@ def cancel_order(db: Database, products: ProductService, *, order_id: int, user:
     """Cancel an order and return its stock, exactly once; cancelling again changes nothing."""
     with db.transaction() as cursor:
         # The row lock makes concurrent cancels of one order wait for each other.
-        order = repository.get_order(cursor, order_id=order_id, lock=True)
+        order = repository.lock_order(cursor, order_id=order_id)
         if order is None or (order["user_id"] != user["id"] and user["role"] != "admin"):
             raise ApiError(404, "not_found", "Order not found")
         if order["status"] == "pending":

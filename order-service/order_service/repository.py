@@ -2,19 +2,17 @@
 
 from psycopg2.extras import RealDictCursor
 
-ORDER_COLUMNS = "id, user_id, status, total_cents, created_at, reservation_id"
-
 
 def insert_order(
     cursor: RealDictCursor, *, user_id: int, reservation_id: str, total_cents: int
 ) -> dict:
     """Insert a pending order and return it."""
     cursor.execute(
-        f"""
+        """
         INSERT INTO orders (user_id, reservation_id, total_cents, status)
         VALUES (%(user_id)s, %(reservation_id)s, %(total_cents)s, 'pending')
-        RETURNING {ORDER_COLUMNS}
-        """,  # noqa: S608 (a constant column list, no input)
+        RETURNING id, user_id, status, total_cents, created_at, reservation_id
+        """,
         {"user_id": user_id, "reservation_id": reservation_id, "total_cents": total_cents},
     )
     return cursor.fetchone()
@@ -31,15 +29,28 @@ def insert_order_items(cursor: RealDictCursor, *, order_id: int, items: list[dic
     )
 
 
-def get_order(cursor: RealDictCursor, *, order_id: int, lock: bool = False) -> dict | None:
-    """Return an order (without items), or None; lock=True holds its row until commit."""
+def get_order(cursor: RealDictCursor, *, order_id: int) -> dict | None:
+    """Return an order (without items), or None."""
     cursor.execute(
-        f"""
-        SELECT {ORDER_COLUMNS}
+        """
+        SELECT id, user_id, status, total_cents, created_at, reservation_id
         FROM orders
         WHERE id = %(order_id)s
-        {"FOR UPDATE" if lock else ""}
-        """,  # noqa: S608 (constant fragments, no input)
+        """,
+        {"order_id": order_id},
+    )
+    return cursor.fetchone()
+
+
+def lock_order(cursor: RealDictCursor, *, order_id: int) -> dict | None:
+    """Return an order (without items), or None, holding its row lock until commit."""
+    cursor.execute(
+        """
+        SELECT id, user_id, status, total_cents, created_at, reservation_id
+        FROM orders
+        WHERE id = %(order_id)s
+        FOR UPDATE
+        """,
         {"order_id": order_id},
     )
     return cursor.fetchone()
@@ -48,11 +59,11 @@ def get_order(cursor: RealDictCursor, *, order_id: int, lock: bool = False) -> d
 def get_order_by_reservation(cursor: RealDictCursor, *, reservation_id: str) -> dict | None:
     """Return the order holding a reservation, or None."""
     cursor.execute(
-        f"""
-        SELECT {ORDER_COLUMNS}
+        """
+        SELECT id, user_id, status, total_cents, created_at, reservation_id
         FROM orders
         WHERE reservation_id = %(reservation_id)s
-        """,  # noqa: S608
+        """,
         {"reservation_id": reservation_id},
     )
     return cursor.fetchone()
@@ -75,14 +86,14 @@ def order_items(cursor: RealDictCursor, *, order_ids: list[int]) -> list[dict]:
 def list_orders(cursor: RealDictCursor, *, user_id: int, limit: int, offset: int) -> list[dict]:
     """Return a page of a user's orders, newest first."""
     cursor.execute(
-        f"""
-        SELECT {ORDER_COLUMNS}
+        """
+        SELECT id, user_id, status, total_cents, created_at, reservation_id
         FROM orders
         WHERE user_id = %(user_id)s
         ORDER BY created_at DESC, id DESC
         LIMIT %(limit)s
         OFFSET %(offset)s
-        """,  # noqa: S608
+        """,
         {"user_id": user_id, "limit": limit, "offset": offset},
     )
     return cursor.fetchall()

@@ -2,20 +2,18 @@
 
 from psycopg2.extras import RealDictCursor
 
-PRODUCT_COLUMNS = "id, sku, name, description, price_cents, stock, created_at, updated_at"
-
 
 def insert_product(
     cursor: RealDictCursor, *, sku: str, name: str, description: str, price_cents: int, stock: int
 ) -> dict | None:
     """Insert a product; return it, or None when the SKU is taken."""
     cursor.execute(
-        f"""
+        """
         INSERT INTO products (sku, name, description, price_cents, stock)
         VALUES (%(sku)s, %(name)s, %(description)s, %(price_cents)s, %(stock)s)
         ON CONFLICT (sku) DO NOTHING
-        RETURNING {PRODUCT_COLUMNS}
-        """,  # noqa: S608 (a constant column list, no input)
+        RETURNING id, sku, name, description, price_cents, stock, created_at, updated_at
+        """,
         {
             "sku": sku,
             "name": name,
@@ -30,11 +28,11 @@ def insert_product(
 def get_product(cursor: RealDictCursor, *, product_id: int) -> dict | None:
     """Return the product with this id, or None."""
     cursor.execute(
-        f"""
-        SELECT {PRODUCT_COLUMNS}
+        """
+        SELECT id, sku, name, description, price_cents, stock, created_at, updated_at
         FROM products
         WHERE id = %(product_id)s
-        """,  # noqa: S608
+        """,
         {"product_id": product_id},
     )
     return cursor.fetchone()
@@ -45,15 +43,15 @@ def list_products(
 ) -> list[dict]:
     """Return a page of products by id, optionally those whose name matches an ILIKE pattern."""
     cursor.execute(
-        f"""
-        SELECT {PRODUCT_COLUMNS}
+        """
+        SELECT id, sku, name, description, price_cents, stock, created_at, updated_at
         FROM products
         WHERE %(pattern)s::text IS NULL
            OR name ILIKE %(pattern)s
         ORDER BY id
         LIMIT %(limit)s
         OFFSET %(offset)s
-        """,  # noqa: S608
+        """,
         {"pattern": name_pattern, "limit": limit, "offset": offset},
     )
     return cursor.fetchall()
@@ -84,7 +82,7 @@ def update_product(
 ) -> dict | None:
     """Change the given fields of a product (None keeps a field); return it, or None."""
     cursor.execute(
-        f"""
+        """
         UPDATE products
         SET name = coalesce(%(name)s, name),
             description = coalesce(%(description)s, description),
@@ -92,8 +90,8 @@ def update_product(
             stock = coalesce(%(stock)s, stock),
             updated_at = now()
         WHERE id = %(product_id)s
-        RETURNING {PRODUCT_COLUMNS}
-        """,  # noqa: S608
+        RETURNING id, sku, name, description, price_cents, stock, created_at, updated_at
+        """,
         {
             "product_id": product_id,
             "name": name,
