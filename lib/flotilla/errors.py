@@ -1,12 +1,13 @@
 """The one JSON error shape of API.md, produced here for every error path."""
 
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, Response, g, jsonify
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Werkzeug's own exceptions (routing, body size, ...) mapped to API.md's codes.
 HTTP_CODES = {
@@ -45,6 +46,13 @@ class ApiError(Exception):
         self.message = message
         self.fields = fields
         self.headers = headers or {}
+
+
+def found(row: T | None, what: str) -> T:
+    """Return row, or raise API.md's 404 saying what was not found."""
+    if row is None:
+        raise ApiError(404, "not_found", f"{what} not found")
+    return row
 
 
 def error_body(code: str, message: str, *, request_id: str | None = None, **extra: Any) -> dict:

@@ -6,7 +6,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from flotilla.auth import require_admin
 from flotilla.db import get_db
-from flotilla.errors import ApiError
+from flotilla.errors import ApiError, found
 from flotilla.validation import BIGINT_MAX, Field, json_body, query_int, validate
 from product_service import repository
 from product_service.cache import ProductCache
@@ -80,12 +80,8 @@ def get_product(product_id: int) -> Response:
 
 
 def _existing(product_id: int) -> dict:
-    product = None
     with get_db().transaction() as cursor:
-        product = repository.get_product(cursor, product_id=product_id)
-    if product is None:
-        raise ApiError(404, "not_found", "Product not found")
-    return product
+        return found(repository.get_product(cursor, product_id=product_id), "Product")
 
 
 @products.post("")
@@ -112,7 +108,6 @@ def create_product() -> tuple[Response, int]:
 def update_product(product_id: int) -> Response:
     """Change a product's name, description, price or stock."""
     data = validate(json_body(), UPDATE, partial=True)
-    product = None
     with get_db().transaction() as cursor:
         product = repository.update_product(
             cursor,
@@ -122,8 +117,7 @@ def update_product(product_id: int) -> Response:
             price_cents=data.get("price_cents"),
             stock=data.get("stock"),
         )
-    if product is None:
-        raise ApiError(404, "not_found", "Product not found")
+    found(product, "Product")
     _cache().invalidate(product_id)
     return jsonify(product)
 
@@ -132,7 +126,6 @@ def update_product(product_id: int) -> Response:
 @require_admin
 def delete_product(product_id: int) -> tuple[str, int]:
     """Remove a product from the catalog."""
-    deleted = False
     with get_db().transaction() as cursor:
         deleted = repository.delete_product(cursor, product_id=product_id)
     if not deleted:

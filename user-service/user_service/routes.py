@@ -7,7 +7,7 @@ from flask import Blueprint, Response, current_app, g, jsonify
 
 from flotilla.auth import require_user
 from flotilla.db import get_db
-from flotilla.errors import ApiError
+from flotilla.errors import ApiError, found
 from flotilla.validation import EMAIL, Field, json_body, validate
 from user_service import repository
 from user_service.passwords import hash_password, needs_rehash, verify_password
@@ -129,9 +129,7 @@ def patch_me() -> Response:
         if password_hash:
             # A new password ends every session that the old one started.
             repository.revoke_user_refresh_tokens(cursor, user_id=g.user["id"])
-    if user is None:
-        raise ApiError(404, "not_found", "User not found")
-    return jsonify(user)
+    return jsonify(found(user, "User"))
 
 
 @users.get("/<int:user_id>")
@@ -144,12 +142,8 @@ def get_user(user_id: int) -> Response:
 
 
 def _existing_user(user_id: int) -> dict:
-    user = None
     with get_db().transaction() as cursor:
-        user = repository.get_user(cursor, user_id=user_id)
-    if user is None:
-        raise ApiError(404, "not_found", "User not found")
-    return user
+        return found(repository.get_user(cursor, user_id=user_id), "User")
 
 
 @keys.get("/.well-known/jwks.json")
