@@ -1,7 +1,6 @@
 """Fixtures: the app against the real database, the real product-service, real tokens."""
 
 import itertools
-import os
 import uuid
 from collections.abc import Callable
 
@@ -10,12 +9,11 @@ import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
+from flotilla import testing
 from flotilla.db import Database
 from order_service import create_app
 from order_service.config import Config
 
-USER_SERVICE = "http://user-service:8000"
-PASSWORD = "correct horse battery"
 _skus = itertools.count(1)
 
 
@@ -43,44 +41,19 @@ def db(app: Flask) -> Database:
     return database
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def login(email: str, password: str) -> dict:
-    """Log in through the real user-service; return the token pair."""
-    response = requests.post(
-        f"{USER_SERVICE}/api/auth/login", json={"email": email, "password": password}, timeout=10
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def new_customer() -> dict:
-    """Register a customer; return its id and auth headers."""
-    email = f"order-tests-{uuid.uuid4().hex[:12]}@example.com"
-    created = requests.post(
-        f"{USER_SERVICE}/api/auth/register",
-        json={"email": email, "password": PASSWORD, "name": "Customer"},
-        timeout=10,
-    )
-    assert created.status_code == 201, created.text
-    return {"id": created.json()["id"], "headers": bearer(login(email, PASSWORD)["access_token"])}
-
-
 @pytest.fixture(scope="session")
 def admin_headers() -> dict[str, str]:
-    return bearer(login(os.environ["ADMIN_EMAIL"], os.environ["ADMIN_PASSWORD"])["access_token"])
+    return testing.admin_headers()
 
 
 @pytest.fixture(scope="session")
 def alice() -> dict:
-    return new_customer()
+    return testing.new_customer("order-tests")
 
 
 @pytest.fixture(scope="session")
 def bob() -> dict:
-    return new_customer()
+    return testing.new_customer("order-tests")
 
 
 @pytest.fixture(scope="session")

@@ -1,21 +1,19 @@
 """Fixtures: the app against the real database and Redis, a clean catalog, real tokens."""
 
 import itertools
-import os
 from collections.abc import Callable
 
 import pytest
-import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
+from flotilla import testing
 from flotilla.db import Database
 from product_service import create_app
 from product_service.cache import ProductCache
 from product_service.config import Config
 from product_service.internal import SERVICE_TOKEN_HEADER
 
-USER_SERVICE = "http://user-service:8000"
 _skus = itertools.count(1)
 
 
@@ -49,36 +47,16 @@ def db(app: Flask, cache: ProductCache) -> Database:
     return database
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def _login(email: str, password: str) -> str:
-    response = requests.post(
-        f"{USER_SERVICE}/api/auth/login", json={"email": email, "password": password}, timeout=10
-    )
-    assert response.status_code == 200, response.text
-    return response.json()["access_token"]
-
-
 @pytest.fixture(scope="session")
 def admin_headers() -> dict[str, str]:
     """An admin's access token, issued by the real user-service."""
-    return bearer(_login(os.environ["ADMIN_EMAIL"], os.environ["ADMIN_PASSWORD"]))
+    return testing.admin_headers()
 
 
 @pytest.fixture(scope="session")
 def customer_headers() -> dict[str, str]:
     """A customer's access token, issued by the real user-service."""
-    email = f"product-tests-{os.urandom(6).hex()}@example.com"
-    password = "correct horse battery"
-    created = requests.post(
-        f"{USER_SERVICE}/api/auth/register",
-        json={"email": email, "password": password, "name": "Customer"},
-        timeout=10,
-    )
-    assert created.status_code == 201, created.text
-    return bearer(_login(email, password))
+    return testing.new_customer("product-tests")["headers"]
 
 
 @pytest.fixture
