@@ -3,13 +3,13 @@
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, request, send_file
+from flask import Blueprint, Flask, Response, g, jsonify, request, send_file
 from requests.adapters import HTTPAdapter
 
-from flotilla import create_base_app
-from flotilla.auth import TokenVerifier, authenticate, init_tokens
+from flotilla.app import Slot
+from flotilla.auth import authenticate
 from flotilla.errors import ApiError
-from flotilla.health import register_health
+from flotilla.service import Service
 from gateway import ratelimit
 from gateway.breaker import CircuitBreaker
 from gateway.config import Config, Route
@@ -23,20 +23,10 @@ api = Blueprint("api", __name__, url_prefix="/api")
 edge = Blueprint("edge", __name__)
 
 
-def create_app(config: Config | None = None) -> Flask:
-    """Build the api-gateway app."""
-    config = config or Config.from_env()
-    app = create_base_app(__name__, service="api-gateway", log_level=config.log_level)
-    app.config["SERVICE"] = config
-    init_tokens(app, TokenVerifier(config.tokens))
-    register_upstreams(app, config)
-    app.extensions["rate_limiter"] = ratelimit.RateLimiter(config.rate_limits)
-    app.extensions["openapi"] = MergedDocument(app.extensions["upstreams"], config.upstreams)
-    app.register_blueprint(api)
-    app.register_blueprint(edge)
-    # The gateway needs nothing to serve but its upstreams, which /health reports.
-    register_health(app, {})
-    return app
+UPSTREAMS: Slot[dict[str, requests.Session]] = Slot("upstreams")
+BREAKERS: Slot[dict[str, CircuitBreaker]] = Slot("breakers")
+LIMITER: Slot[ratelimit.RateLimiter] = Slot("rate_limiter")
+OPENAPI: Slot[MergedDocument] = Slot("openapi")
 
 
 def register_upstreams(app: Flask, config: Config) -> None:
@@ -48,8 +38,10 @@ def register_upstreams(app: Flask, config: Config) -> None:
         session.trust_env = False
         sessions[name] = session
         breakers[name] = CircuitBreaker(config.breaker.failures, config.breaker.open_seconds)
-    app.extensions["upstreams"] = sessions
-    app.extensions["breakers"] = breakers
+    UPSTREAMS.set(app, sessions)
+    BREAKERS.set(app, breakers)
+    LIMITER.set(app, ratelimit.RateLimiter(config.rate_limits))
+    OPENAPI.set(app, MergedDocument(sessions, config.upstreams))
 
 
 def _caller_id() -> int | None:
@@ -65,7 +57,7 @@ def _caller_id() -> int | None:
 
 @api.before_request
 def _limit() -> None:
-    ratelimit.enforce(current_app.extensions["rate_limiter"], _caller_id())
+    ratelimit.enforce(LIMITER.get(), _caller_id())
 
 
 @api.after_request
@@ -86,7 +78,7 @@ def _check_auth(route: Route) -> None:
 @api.get("/openapi.json")
 def openapi() -> Response:
     """Serve the merged OpenAPI document of every service."""
-    return jsonify(current_app.extensions["openapi"].get())
+    return jsonify(OPENAPI.get().get())
 
 
 @api.get("/docs")
@@ -105,25 +97,25 @@ def docs() -> Response:
 @api.route("", methods=METHODS, defaults={"rest": ""})
 def proxy(rest: str) -> Response:
     """Route a public API request to its service."""
-    config: Config = current_app.config["SERVICE"]
+    config = Config.current()
     route = config.route_for(request.path)
     if route is None:
         raise ApiError(404, "not_found", f"No API route for {request.path}")
     _check_auth(route)
     return forward(
-        current_app.extensions["upstreams"][route.upstream],
+        UPSTREAMS.get()[route.upstream],
         config.upstreams[route.upstream],
         name=route.upstream,
         timeout=(config.connect_timeout, config.read_timeout),
-        breaker=current_app.extensions["breakers"][route.upstream],
+        breaker=BREAKERS.get()[route.upstream],
     )
 
 
 @edge.get("/health")
 def health() -> tuple[Response, int]:
     """Report whether every upstream is ready."""
-    config: Config = current_app.config["SERVICE"]
-    sessions = current_app.extensions["upstreams"]
+    config = Config.current()
+    sessions = UPSTREAMS.get()
     with ThreadPoolExecutor(max_workers=len(config.upstreams)) as pool:
         checks = {
             name: pool.submit(_readiness, sessions[name], url)
@@ -142,3 +134,18 @@ def _readiness(session: requests.Session, base_url: str) -> str:
     except requests.RequestException:
         return "unreachable"
     return "ok" if response.status_code == 200 else "unavailable"
+
+
+# The gateway needs nothing to serve but its upstreams, which /health reports.
+service = Service(
+    name="api-gateway",
+    import_name=__name__,
+    config=Config,
+    blueprints=[api, edge],
+    extensions=[register_upstreams],
+)
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Build the api-gateway app."""
+    return service.create_app(config)

@@ -3,9 +3,10 @@
 import ipaddress
 import re
 from dataclasses import dataclass
+from typing import Any
 
-from flotilla.auth import TokenSettings
 from flotilla.config import ConfigError, Env, authenticated_redis_url
+from flotilla.service import ServiceConfig
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 # Docker's private address ranges: where NGINX's requests come from by default.
@@ -101,36 +102,31 @@ def parse_networks(raw: str) -> tuple[IPNetwork, ...]:
 
 
 @dataclass(frozen=True)
-class Config:
-    """Everything the gateway needs to start."""
+class Config(ServiceConfig):
+    """Everything the gateway needs to start (it has no database of its own)."""
 
     upstreams: dict[str, str]
     routes: tuple[Route, ...]
-    tokens: TokenSettings
     connect_timeout: float
     read_timeout: float
     rate_limits: RateLimits
     breaker: Breaker
-    log_level: str
 
     @classmethod
-    def from_env(cls, env: Env | None = None) -> "Config":
-        """Read the settings; raise ConfigError when one cannot work."""
-        env = env or Env()
-        return cls(
-            upstreams={
+    def own(cls, env: Env) -> dict[str, Any]:
+        """Read the gateway's own settings."""
+        return {
+            "upstreams": {
                 "user-service": env.get("USER_SERVICE_URL", "http://user-service:8000"),
                 "product-service": env.get("PRODUCT_SERVICE_URL", "http://product-service:8000"),
                 "order-service": env.get("ORDER_SERVICE_URL", "http://order-service:8000"),
             },
-            routes=ROUTES,
-            tokens=TokenSettings.from_env(env),
-            connect_timeout=env.number("UPSTREAM_CONNECT_TIMEOUT", 2.0),
-            read_timeout=env.number("UPSTREAM_READ_TIMEOUT", 10.0),
-            rate_limits=RateLimits.from_env(env),
-            breaker=Breaker.from_env(env),
-            log_level=env.get("LOG_LEVEL", "INFO"),
-        )
+            "routes": ROUTES,
+            "connect_timeout": env.number("UPSTREAM_CONNECT_TIMEOUT", 2.0),
+            "read_timeout": env.number("UPSTREAM_READ_TIMEOUT", 10.0),
+            "rate_limits": RateLimits.from_env(env),
+            "breaker": Breaker.from_env(env),
+        }
 
     def route_for(self, path: str) -> Route | None:
         """Return the route that serves a path, or None."""

@@ -1,30 +1,11 @@
-"""Fixtures: the gateway app, talking to the real services of the test stack."""
+"""The gateway's fixtures; config, app and client come from the flotilla plugin and talk to
+the real services of the test stack."""
 
 import uuid
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
-
-from gateway import create_app
-from gateway.config import Config
-
-PASSWORD = "correct horse battery"
-
-
-@pytest.fixture(scope="session")
-def config() -> Config:
-    return Config.from_env()
-
-
-@pytest.fixture(scope="session")
-def app(config: Config) -> Flask:
-    return create_app(config)
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+from flotilla_testing.accounts import PASSWORD, bearer
 
 
 @pytest.fixture
@@ -34,4 +15,4 @@ def auth_headers(client: FlaskClient) -> dict[str, str]:
     body = {"email": email, "password": PASSWORD, "name": "Gateway"}
     assert client.post("/api/auth/register", json=body).status_code == 201
     tokens = client.post("/api/auth/login", json={"email": email, "password": PASSWORD}).json
-    return {"Authorization": f"Bearer {tokens['access_token']}"}
+    return bearer(tokens["access_token"])

@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from gateway import create_app
+from gateway import BREAKERS, create_app
 from gateway.breaker import CircuitBreaker
 from gateway.config import Breaker
 
@@ -58,12 +58,12 @@ def test_a_get_is_retried_once_on_a_connect_error(unreachable_app, auth_headers)
     assert response.status_code == 503
     assert response.json["error"]["code"] == "service_unavailable"
     # Two attempts, two failures: with a threshold of 2, one GET opened the circuit.
-    assert unreachable_app.extensions["breakers"]["order-service"].state == "open"
+    assert BREAKERS.get(unreachable_app)["order-service"].state == "open"
 
 
 def test_a_post_is_sent_once_and_the_open_circuit_answers_at_once(unreachable_app, auth_headers):
     client = unreachable_app.test_client()
-    breaker = unreachable_app.extensions["breakers"]["order-service"]
+    breaker = BREAKERS.get(unreachable_app)["order-service"]
     first = client.post("/api/orders", json={"items": []}, headers=auth_headers)
     assert first.status_code == 503
     assert breaker.state == "closed"  # one attempt only: a POST is never repeated

@@ -1,5 +1,6 @@
 """GET /api/openapi.json merges the services' documents; GET /api/docs renders it."""
 
+from gateway import UPSTREAMS
 from gateway.openapi import MergedDocument, merge
 
 
@@ -15,7 +16,7 @@ def test_the_merged_document_holds_every_reachable_service(client):
 
 
 def test_a_missing_or_unreachable_document_is_skipped(app, config):
-    sessions = app.extensions["upstreams"]
+    sessions = UPSTREAMS.get(app)
     upstreams = {"user-service": config.upstreams["user-service"], "ghost": "http://127.0.0.1:9"}
     merged = MergedDocument({**sessions, "ghost": sessions["user-service"]}, upstreams).get()
     assert "/api/users/me" in merged["paths"]

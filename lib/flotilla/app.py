@@ -1,9 +1,9 @@
 """The base Flask app every service builds on."""
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from flask import Flask
+from flask import Flask, current_app
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.routing import IntegerConverter
 
@@ -11,6 +11,7 @@ from flotilla.errors import register_error_handlers
 from flotilla.logs import configure_logging, register_request_logging
 
 MAX_BODY_BYTES = 1024 * 1024
+T = TypeVar("T")
 
 
 class JSONProvider(DefaultJSONProvider):
@@ -34,6 +35,22 @@ class IdConverter(IntegerConverter):
     """
 
     regex = r"\d{1,18}"
+
+
+class Slot(Generic[T]):
+    """A typed place for one object on the app, instead of a string lookup in extensions."""
+
+    def __init__(self, name: str) -> None:
+        self.key = f"flotilla.{name}"
+
+    def set(self, app: Flask, value: T) -> T:
+        """Attach value to app."""
+        app.extensions[self.key] = value
+        return value
+
+    def get(self, app: Flask | None = None) -> T:
+        """Return the value attached to app (the current app by default)."""
+        return (app or current_app).extensions[self.key]
 
 
 def create_base_app(import_name: str, *, service: str, log_level: str = "INFO") -> Flask:

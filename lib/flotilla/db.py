@@ -11,9 +11,10 @@ from pathlib import Path
 import psycopg2
 import psycopg2.extras
 import psycopg2.pool
-from flask import Flask, Response, current_app
+from flask import Flask, Response
 from psycopg2.extensions import connection
 
+from flotilla.app import Slot
 from flotilla.errors import error_response
 
 log = logging.getLogger(__name__)
@@ -32,8 +33,8 @@ class Database:
         self._lock = threading.Lock()
 
     def init_app(self, app: Flask) -> None:
-        """Make the database available as app.extensions['db']; outages answer 503."""
-        app.extensions["db"] = self
+        """Make the database available to get_db(); outages answer 503."""
+        DATABASE.set(app, self)
         app.register_error_handler(psycopg2.OperationalError, _unavailable)
 
     def _get_pool(self) -> psycopg2.pool.ThreadedConnectionPool:
@@ -91,6 +92,8 @@ class Database:
         self._pool = None
 
 
+DATABASE: Slot[Database] = Slot("db")
+
 MIGRATIONS_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_migrations (
     version text PRIMARY KEY,
@@ -99,8 +102,12 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 """
 
 
-def migrate(url: str, directory: Path) -> list[str]:
-    """Apply the numbered *.sql files not yet recorded; return the versions applied."""
+def migrate(url: str, *directories: Path) -> list[str]:
+    """Apply the numbered *.sql files not yet recorded; return the versions applied.
+
+    Each folder is applied in order of file name; a file's name (without .sql) is its
+    version, so names must be unique across the folders.
+    """
     # One advisory lock per database serialises replicas that start at the same time.
     lock_key = zlib.crc32(b"flotilla-migrations")
     applied: list[str] = []
@@ -113,7 +120,7 @@ def migrate(url: str, directory: Path) -> list[str]:
                 cursor.execute(MIGRATIONS_TABLE)
                 cursor.execute("SELECT version FROM schema_migrations")
                 done = {row[0] for row in cursor.fetchall()}
-                for path in sorted(directory.glob("*.sql")):
+                for path in (p for d in directories for p in sorted(d.glob("*.sql"))):
                     if path.stem not in done:
                         _apply(conn, path)
                         applied.append(path.stem)
@@ -142,4 +149,4 @@ def _unavailable(error: psycopg2.OperationalError) -> Response:
 
 def get_db() -> Database:
     """Return the current app's database."""
-    return current_app.extensions["db"]
+    return DATABASE.get()

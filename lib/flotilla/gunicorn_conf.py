@@ -3,9 +3,12 @@
 import os
 
 from flotilla.config import Env
+from flotilla.service import load
 
 _env = Env()
 
+# The app of the service named by $FLOTILLA_APP (set in each service's Dockerfile).
+wsgi_app = f"{_env.get('FLOTILLA_APP')}:create_app()"
 bind = f"0.0.0.0:{_env.integer('PORT', 8000)}"
 worker_class = "gthread"
 workers = _env.integer("GUNICORN_WORKERS", 2)
@@ -46,3 +49,8 @@ logconfig_dict = {
         "gunicorn.access": {"handlers": ["stdout"], "level": "WARNING", "propagate": False},
     },
 }
+
+
+def on_starting(server: object) -> None:
+    """Apply migrations and start-up tasks once, in the master, before any worker forks."""
+    load().prepare()

@@ -53,13 +53,13 @@ def run_once(
 ) -> Response:
     """Run action(reservation_id) once per (user, key); repeats get its stored response."""
     with db.transaction() as cursor:
-        repository.purge_idempotency_keys(cursor, older_than_hours=retention_hours, user_id=user_id)
         claimed = repository.claim_idempotency_key(
             cursor,
             user_id=user_id,
             key=key,
             request_hash=request_hash,
             reservation_id=new_reservation_id(),
+            retention_hours=retention_hours,
         )
         if claimed is None:
             stored = repository.get_idempotency_key(cursor, user_id=user_id, key=key)

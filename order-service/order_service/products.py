@@ -2,12 +2,15 @@
 
 import logging
 
+from flask import Flask
+
+from flotilla.app import Slot
 from flotilla.clients import ServiceClient, error_of
 from flotilla.errors import ApiError
+from flotilla.internal import service_headers
+from order_service.config import Config
 
 log = logging.getLogger(__name__)
-
-SERVICE_TOKEN_HEADER = "X-Service-Token"
 
 
 class ProductService:
@@ -27,7 +30,7 @@ class ProductService:
                 name="product-service",
                 connect_timeout=connect_timeout,
                 read_timeout=read_timeout,
-                headers={SERVICE_TOKEN_HEADER: token},
+                headers=service_headers(token),
             )
         )
 
@@ -72,3 +75,19 @@ class ProductService:
             "unexpected answer from product-service", extra={"action": action, "status": status}
         )
         return ApiError(502, "bad_gateway", f"product-service refused to {action} ({status})")
+
+
+PRODUCTS: Slot[ProductService] = Slot("product_service")
+
+
+def register_products(app: Flask, config: Config) -> None:
+    """Give the app its product-service client (PRODUCTS.get())."""
+    PRODUCTS.set(
+        app,
+        ProductService.create(
+            config.product_service_url,
+            token=config.internal_token,
+            connect_timeout=config.connect_timeout,
+            read_timeout=config.read_timeout,
+        ),
+    )

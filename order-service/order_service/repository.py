@@ -142,14 +142,29 @@ def delete_pending_order(cursor: RealDictCursor, *, order_id: int) -> None:
 
 
 def claim_idempotency_key(
-    cursor: RealDictCursor, *, user_id: int, key: str, request_hash: str, reservation_id: str
+    cursor: RealDictCursor,
+    *,
+    user_id: int,
+    key: str,
+    request_hash: str,
+    reservation_id: str,
+    retention_hours: int,
 ) -> dict | None:
-    """Record a key as running; return the row, or None when the key exists already."""
+    """Record a key as running; return the row, or None when the key is still remembered.
+
+    A key past its retention counts as new, whether or not the purge job removed it yet.
+    """
     cursor.execute(
         """
         INSERT INTO idempotency_keys (user_id, key, request_hash, reservation_id)
         VALUES (%(user_id)s, %(key)s, %(request_hash)s, %(reservation_id)s)
-        ON CONFLICT (user_id, key) DO NOTHING
+        ON CONFLICT (user_id, key) DO UPDATE
+        SET request_hash = EXCLUDED.request_hash,
+            reservation_id = EXCLUDED.reservation_id,
+            status_code = NULL,
+            response_body = NULL,
+            created_at = now()
+        WHERE idempotency_keys.created_at < now() - make_interval(hours => %(hours)s)
         RETURNING user_id, key, request_hash, reservation_id, status_code, response_body
         """,
         {
@@ -157,6 +172,7 @@ def claim_idempotency_key(
             "key": key,
             "request_hash": request_hash,
             "reservation_id": reservation_id,
+            "hours": retention_hours,
         },
     )
     return cursor.fetchone()
@@ -229,16 +245,13 @@ def delete_idempotency_key(cursor: RealDictCursor, *, user_id: int, key: str) ->
     )
 
 
-def purge_idempotency_keys(
-    cursor: RealDictCursor, *, older_than_hours: int, user_id: int | None = None
-) -> int:
-    """Delete keys older than the retention (of one user, or of everyone); return how many."""
+def purge_idempotency_keys(cursor: RealDictCursor, *, older_than_hours: int) -> int:
+    """Delete keys older than the retention; return how many."""
     cursor.execute(
         """
         DELETE FROM idempotency_keys
         WHERE created_at < now() - make_interval(hours => %(hours)s)
-          AND (%(user_id)s::bigint IS NULL OR user_id = %(user_id)s)
         """,
-        {"hours": older_than_hours, "user_id": user_id},
+        {"hours": older_than_hours},
     )
     return cursor.rowcount

@@ -1,24 +1,21 @@
 """Public HTTP endpoints of order-service."""
 
-from flask import Blueprint, Response, current_app, g, jsonify
+from flask import Blueprint, Response, g, jsonify
 
 from flotilla.auth import require_user
 from flotilla.db import get_db
 from flotilla.errors import ApiError
 from flotilla.validation import BIGINT_MAX, Field, json_body, query_int, validate, validate_list
 from order_service import idempotency, repository
+from order_service.config import Config
 from order_service.orders import cancel_order, load_order, order_document, place_order
-from order_service.products import ProductService
+from order_service.products import PRODUCTS
 
 ORDER = {"items": Field(list)}
 LINE = {"product_id": Field(int, min=1, max=BIGINT_MAX), "quantity": Field(int, min=1, max=1000)}
 MAX_LINES = 50
 
 orders = Blueprint("orders", __name__, url_prefix="/api/orders")
-
-
-def _products() -> ProductService:
-    return current_app.extensions["product_service"]
 
 
 def order_lines() -> list[dict]:
@@ -39,7 +36,7 @@ def create_order() -> Response | tuple[Response, int]:
 
     def place(reservation_id: str) -> tuple[dict, int]:
         order = place_order(
-            get_db(), _products(), user_id=user_id, lines=lines, reservation_id=reservation_id
+            get_db(), PRODUCTS.get(), user_id=user_id, lines=lines, reservation_id=reservation_id
         )
         return order, 201
 
@@ -51,7 +48,7 @@ def create_order() -> Response | tuple[Response, int]:
         user_id=user_id,
         key=key,
         request_hash=idempotency.body_hash({"items": lines}),
-        retention_hours=current_app.config["SERVICE"].idempotency_hours,
+        retention_hours=Config.current().idempotency_hours,
         action=place,
     )
 
@@ -96,4 +93,4 @@ def get_order(order_id: int) -> Response:
 @require_user
 def cancel(order_id: int) -> Response:
     """Cancel the caller's order (an admin: any order); the stock returns once."""
-    return jsonify(cancel_order(get_db(), _products(), order_id=order_id, user=g.user))
+    return jsonify(cancel_order(get_db(), PRODUCTS.get(), order_id=order_id, user=g.user))

@@ -1,4 +1,5 @@
-"""Fixtures: the app against the real database, the real product-service, real tokens."""
+"""order-service's fixtures; config, app, client, db and admin headers come from the
+flotilla plugin."""
 
 import itertools
 import uuid
@@ -6,54 +7,30 @@ from collections.abc import Callable
 
 import pytest
 import requests
-from flask import Flask
-from flask.testing import FlaskClient
+from flotilla_testing import accounts
 
-from flotilla import testing
 from flotilla.db import Database
-from order_service import create_app
 from order_service.config import Config
 
 _skus = itertools.count(1)
 
 
-@pytest.fixture(scope="session")
-def config() -> Config:
-    return Config.from_env()
-
-
-@pytest.fixture(scope="session")
-def app(config: Config) -> Flask:
-    return create_app(config)
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
 @pytest.fixture(autouse=True)
-def db(app: Flask) -> Database:
+def clean(db: Database) -> Database:
     """Every test starts with no orders and no idempotency keys."""
-    database: Database = app.extensions["db"]
-    with database.transaction() as cursor:
+    with db.transaction() as cursor:
         cursor.execute("TRUNCATE orders, order_items, idempotency_keys RESTART IDENTITY CASCADE")
-    return database
-
-
-@pytest.fixture(scope="session")
-def admin_headers() -> dict[str, str]:
-    return testing.admin_headers()
+    return db
 
 
 @pytest.fixture(scope="session")
 def alice() -> dict:
-    return testing.new_customer("order-tests")
+    return accounts.new_customer("order-tests")
 
 
 @pytest.fixture(scope="session")
 def bob() -> dict:
-    return testing.new_customer("order-tests")
+    return accounts.new_customer("order-tests")
 
 
 @pytest.fixture(scope="session")

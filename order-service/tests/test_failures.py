@@ -1,6 +1,5 @@
 """Placing an order when product-service is slow: nothing is kept on either side."""
 
-import dataclasses
 import http.server
 import threading
 import time
@@ -9,7 +8,6 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from order_service import create_app
 from order_service.config import Config
 
 
@@ -40,11 +38,11 @@ def _slow_proxy(target: str, slow_call: str, delay: float) -> http.server.Thread
 
 
 @pytest.fixture
-def slow_app(config: Config, request) -> Iterator:
+def slow_app(config: Config, app_with, request) -> Iterator:
     server = _slow_proxy(config.product_service_url, request.param, delay=1.5)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
-    yield create_app(dataclasses.replace(config, product_service_url=url, read_timeout=0.5))
+    yield app_with(product_service_url=url, read_timeout=0.5)
     server.shutdown()
 
 

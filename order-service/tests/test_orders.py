@@ -1,12 +1,10 @@
 """Placing, reading and cancelling orders against the real product-service."""
 
-import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from flotilla.openapi import documented_operations, routed_operations
-from order_service import create_app
 
 
 def _order(client, headers, *lines, key=None):
@@ -139,8 +137,8 @@ def test_an_admin_may_cancel_any_order(client, alice, admin_headers, catalog):
     assert catalog.stock(product["id"]) == 5
 
 
-def test_an_unreachable_product_service_is_503_and_leaves_nothing(config, db, alice):
-    down = create_app(dataclasses.replace(config, product_service_url="http://127.0.0.1:1"))
+def test_an_unreachable_product_service_is_503_and_leaves_nothing(app_with, db, alice):
+    down = app_with(product_service_url="http://127.0.0.1:1")
     response = down.test_client().post(
         "/api/orders",
         json={"items": [{"product_id": 1, "quantity": 1}]},

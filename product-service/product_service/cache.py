@@ -7,11 +7,14 @@ import time
 from collections.abc import Iterable
 
 import redis
+from flask import Flask
 from redis.backoff import NoBackoff
 from redis.connection import Connection
 from redis.retry import Retry
 
+from flotilla.app import Slot
 from flotilla.clients import resolves
+from product_service.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -135,3 +138,18 @@ class ProductCache:
             "redis unavailable, serving from the database",
             extra={"operation": operation, "error": str(error)},
         )
+
+
+CACHE: Slot[ProductCache] = Slot("product_cache")
+
+
+def register_cache(app: Flask, config: Config) -> None:
+    """Give the app its product cache (CACHE.get())."""
+    CACHE.set(
+        app,
+        ProductCache(
+            config.redis_url,
+            ttl_seconds=config.cache_ttl_seconds,
+            timeout_seconds=config.redis_timeout_seconds,
+        ),
+    )

@@ -9,7 +9,7 @@ from flotilla.db import get_db
 from flotilla.errors import ApiError, found
 from flotilla.validation import BIGINT_MAX, Field, json_body, query_int, validate
 from product_service import repository
-from product_service.cache import ProductCache
+from product_service.cache import CACHE
 
 # Bounds that keep any order total (50 lines x 1000 units) far inside a BIGINT.
 MAX_PRICE_CENTS = 10**12
@@ -32,10 +32,6 @@ CREATE = {
 UPDATE = {"name": NAME, "description": DESCRIPTION, "price_cents": PRICE, "stock": STOCK}
 
 products = Blueprint("products", __name__, url_prefix="/api/products")
-
-
-def _cache() -> ProductCache:
-    return current_app.extensions["product_cache"]
 
 
 def _json(document: str, status: int = 200, *, cache: str | None = None) -> Response:
@@ -71,11 +67,11 @@ def list_products() -> Response:
 @products.get("/<int:product_id>")
 def get_product(product_id: int) -> Response:
     """Return one product, from the cache when it holds it."""
-    cached, version = _cache().get(product_id)
+    cached, version = CACHE.get().get(product_id)
     if cached is not None:
         return _json(cached, cache="hit")
     document = current_app.json.dumps(_existing(product_id))
-    _cache().put(product_id, document, version=version)
+    CACHE.get().put(product_id, document, version=version)
     return _json(document, cache="miss")
 
 
@@ -118,7 +114,7 @@ def update_product(product_id: int) -> Response:
             stock=data.get("stock"),
         )
     found(product, "Product")
-    _cache().invalidate(product_id)
+    CACHE.get().invalidate(product_id)
     return jsonify(product)
 
 
@@ -130,5 +126,5 @@ def delete_product(product_id: int) -> tuple[str, int]:
         deleted = repository.delete_product(cursor, product_id=product_id)
     if not deleted:
         raise ApiError(404, "not_found", "Product not found")
-    _cache().invalidate(product_id)
+    CACHE.get().invalidate(product_id)
     return "", 204

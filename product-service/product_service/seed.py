@@ -4,9 +4,9 @@ products are matched by SKU and existing ones are left as they are."""
 import logging
 
 from flotilla.config import Env
-from flotilla.db import Database, migrate
+from flotilla.db import Database
 from flotilla.logs import configure_logging
-from product_service import MIGRATIONS, repository
+from product_service import repository, service
 from product_service.config import Config
 
 log = logging.getLogger("product_service.seed")
@@ -57,7 +57,7 @@ def main() -> None:
         raise SystemExit("seed: refusing to load demo data in production")
     config = Config.from_env(env)
     configure_logging("product-service", config.log_level)
-    migrate(config.database_url, MIGRATIONS)
+    service.prepare(config)
     db = Database(config.database_url, max_connections=1)
     try:
         inserted = seed(db)

@@ -1,9 +1,6 @@
 """Cache-aside reads of single products: hits, invalidation, and life without Redis."""
 
-import dataclasses
 import time
-
-from product_service import create_app
 
 
 def test_miss_then_hit_and_invalidated_by_writes(client, admin_headers, make_product):
@@ -35,10 +32,9 @@ def test_a_reservation_invalidates_the_cached_stock(client, service_headers, mak
     assert response.headers["X-Cache"] == "miss" and response.json["stock"] == 3
 
 
-def test_reads_and_writes_work_without_redis(config, admin_headers):
+def test_reads_and_writes_work_without_redis(app_with, admin_headers):
     # A port nothing listens on: every Redis call fails (connection refused).
-    broken = dataclasses.replace(config, redis_url="redis://127.0.0.1:1/0")
-    client = create_app(broken).test_client()
+    client = app_with(redis_url="redis://127.0.0.1:1/0").test_client()
     created = client.post(
         "/api/products",
         json={"sku": "NO-REDIS", "name": "Offline", "price_cents": 1, "stock": 1},

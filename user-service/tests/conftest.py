@@ -1,43 +1,26 @@
-"""Fixtures: the app against the real database, a client, a clean state, auth headers."""
+"""user-service's fixtures; config, app, client and db come from the flotilla plugin."""
 
 import itertools
 from collections.abc import Callable
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
+from flotilla_testing.accounts import PASSWORD, bearer
 
 from flotilla.db import Database
-from user_service import create_app, ensure_admin
+from user_service.admin import ensure_admin
 from user_service.config import Config
 
-PASSWORD = "correct horse battery"
 _emails = itertools.count(1)
 
 
-@pytest.fixture(scope="session")
-def config() -> Config:
-    return Config.from_env()
-
-
-@pytest.fixture(scope="session")
-def app(config: Config) -> Flask:
-    return create_app(config)
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
 @pytest.fixture(autouse=True)
-def db(app: Flask, config: Config) -> Database:
+def clean(db: Database, config: Config) -> Database:
     """Every test starts with no users but the configured admin."""
-    database: Database = app.extensions["db"]
-    with database.transaction() as cursor:
+    with db.transaction() as cursor:
         cursor.execute("TRUNCATE users, refresh_tokens RESTART IDENTITY CASCADE")
-    ensure_admin(database, config)
-    return database
+    ensure_admin(db, config)
+    return db
 
 
 @pytest.fixture
@@ -67,10 +50,6 @@ def login(client: FlaskClient) -> Callable[[str, str], dict]:
     return do
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 @pytest.fixture
 def user(register: Callable[..., dict]) -> dict:
     return register()
@@ -83,4 +62,5 @@ def auth_headers(user: dict, login: Callable[[str, str], dict]) -> dict[str, str
 
 @pytest.fixture
 def admin_headers(config: Config, login: Callable[[str, str], dict]) -> dict[str, str]:
+    # In-process, not the plugin's session-wide one: each test re-creates the admin.
     return bearer(login(config.admin_email, config.admin_password)["access_token"])

@@ -1,8 +1,7 @@
 """Register, login and refresh (API.md, "Auth")."""
 
 import pytest
-
-from conftest import PASSWORD, bearer
+from flotilla_testing.accounts import PASSWORD, bearer
 
 
 def test_register_returns_the_user_without_secrets(client):

@@ -1,8 +1,7 @@
 """/api/users/me and /api/users/{id} (API.md, "Auth")."""
 
 import pytest
-
-from conftest import PASSWORD, bearer
+from flotilla_testing.accounts import PASSWORD, bearer
 
 
 def test_me_returns_the_caller(client, user, auth_headers):

@@ -1,42 +1,38 @@
 """user-service settings, read once from the environment."""
 
 from dataclasses import dataclass
+from typing import Any
 
-from flotilla.auth import TokenSettings
-from flotilla.config import ConfigError, Env, database_url
+from flotilla.config import ConfigError, Env
+from flotilla.service import ServiceConfig
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(ServiceConfig):
     """Everything user-service needs to start."""
 
-    database_url: str
-    tokens: TokenSettings
+    database = "users"
+
     access_token_seconds: int
     refresh_token_seconds: int
     private_key_pem: str | None
     admin_email: str
     admin_password: str
-    log_level: str
 
     @classmethod
-    def from_env(cls, env: Env | None = None) -> "Config":
-        """Read the settings; raise ConfigError when one cannot work."""
-        env = env or Env()
+    def own(cls, env: Env) -> dict[str, Any]:
+        """Read user-service's own settings."""
         key_path = env.get("JWT_PRIVATE_KEY_FILE", "")
         if env.production and not key_path:
             # Production signs with a key it is given, never with one it made up.
             raise ConfigError("JWT_PRIVATE_KEY_FILE is required in production (RSA key, PEM)")
-        return cls(
-            database_url=database_url(env, default_name="users"),
-            tokens=TokenSettings.from_env(env),
-            access_token_seconds=env.integer("ACCESS_TOKEN_SECONDS", 900),
-            refresh_token_seconds=env.integer("REFRESH_TOKEN_SECONDS", 14 * 24 * 3600),
-            private_key_pem=read_key(key_path) if key_path else None,
-            admin_email=env.get("ADMIN_EMAIL", "admin@flotilla.local").strip().lower(),
-            admin_password=env.secret("ADMIN_PASSWORD", "admin-dev-password"),
-            log_level=env.get("LOG_LEVEL", "INFO"),
-        )
+        return {
+            "access_token_seconds": env.integer("ACCESS_TOKEN_SECONDS", 900),
+            "refresh_token_seconds": env.integer("REFRESH_TOKEN_SECONDS", 14 * 24 * 3600),
+            "private_key_pem": read_key(key_path) if key_path else None,
+            "admin_email": env.get("ADMIN_EMAIL", "admin@flotilla.local").strip().lower(),
+            "admin_password": env.secret("ADMIN_PASSWORD", "admin-dev-password"),
+        }
 
 
 def read_key(path: str) -> str:

@@ -3,15 +3,16 @@
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from flask import Blueprint, Response, current_app, g, jsonify
+from flask import Blueprint, Response, g, jsonify
 
 from flotilla.auth import require_user
 from flotilla.db import get_db
 from flotilla.errors import ApiError, found
 from flotilla.validation import EMAIL, Field, json_body, validate
 from user_service import repository
+from user_service.config import Config
 from user_service.passwords import hash_password, needs_rehash, verify_password
-from user_service.tokens import Signer, new_refresh_token, refresh_token_hash
+from user_service.tokens import SIGNER, new_refresh_token, refresh_token_hash
 
 
 def _email(value: str) -> str:
@@ -35,12 +36,8 @@ keys = Blueprint("keys", __name__)
 BAD_LOGIN = "Email or password is incorrect"
 
 
-def _signer() -> Signer:
-    return current_app.extensions["signer"]
-
-
 def _token_pair(cursor, *, user_id: int, role: str, family: str) -> dict:
-    config = current_app.config["SERVICE"]
+    config = Config.current()
     refresh_token = new_refresh_token()
     repository.insert_refresh_token(
         cursor,
@@ -50,7 +47,7 @@ def _token_pair(cursor, *, user_id: int, role: str, family: str) -> dict:
         expires_at=datetime.now(UTC) + timedelta(seconds=config.refresh_token_seconds),
     )
     return {
-        "access_token": _signer().access_token(user_id=user_id, role=role),
+        "access_token": SIGNER.get().access_token(user_id=user_id, role=role),
         "refresh_token": refresh_token,
         "token_type": "Bearer",
         "expires_in": config.access_token_seconds,
@@ -149,12 +146,6 @@ def _existing_user(user_id: int) -> dict:
 @keys.get("/.well-known/jwks.json")
 def jwks() -> Response:
     """Publish the public keys that verify access tokens."""
-    response = jsonify(_signer().jwks())
+    response = jsonify(SIGNER.get().jwks())
     response.cache_control.max_age = 300
     return response
-
-
-def register_blueprints(app) -> None:
-    """Attach user-service's endpoints to the app."""
-    for blueprint in (auth, users, keys):
-        app.register_blueprint(blueprint)

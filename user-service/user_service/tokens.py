@@ -12,11 +12,14 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from flask import Flask
 from jwt.algorithms import RSAAlgorithm
 
-from flotilla.auth import TokenSettings
-from flotilla.db import Database
+from flotilla.app import Slot
+from flotilla.auth import TokenSettings, TokenVerifier, init_tokens
+from flotilla.db import DATABASE, Database
 from user_service import repository
+from user_service.config import Config
 
 
 def thumbprint(public_jwk: dict) -> str:
@@ -116,3 +119,21 @@ def new_refresh_token() -> str:
 def refresh_token_hash(token: str) -> bytes:
     """Return what is stored of a refresh token: its SHA-256."""
     return hashlib.sha256(token.encode()).digest()
+
+
+SIGNER: Slot[Signer] = Slot("signer")
+
+
+def register_tokens(app: Flask, config: Config) -> None:
+    """Sign with the configured (or stored development) key and verify tokens locally."""
+    signer = SIGNER.set(
+        app,
+        Signer(
+            config.tokens,
+            DATABASE.get(app),
+            pem=config.private_key_pem,
+            access_seconds=config.access_token_seconds,
+        ),
+    )
+    # Local keys need no refetch interval: they change only with a restart.
+    init_tokens(app, TokenVerifier(config.tokens, keys=signer.public_keys, refetch_seconds=0))

@@ -1,0 +1,66 @@
+"""`flotilla`: the commands a service's container runs (the package is $FLOTILLA_APP).
+
+flotilla migrate       apply migrations and start-up tasks, then exit
+flotilla worker        run the periodic jobs until stopped
+flotilla run JOB       run one job once (by hand, or from a test)
+flotilla healthcheck   exit 0 while the worker is alive (its container's healthcheck)
+"""
+
+import argparse
+import sys
+
+from flotilla.config import ConfigError
+from flotilla.logs import configure_logging
+from flotilla.service import load
+from flotilla.worker import heartbeat_age, run_job, run_worker
+
+HEALTHY_WITHIN_SECONDS = 30
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; return the exit status."""
+    parser = argparse.ArgumentParser(prog="flotilla", description=__doc__.splitlines()[0])
+    parser.add_argument("--app", help="the service's package (default: $FLOTILLA_APP)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("migrate", help="apply migrations and start-up tasks")
+    commands.add_parser("worker", help="run the periodic jobs until stopped")
+    commands.add_parser("run", help="run one job once").add_argument("job")
+    commands.add_parser("healthcheck", help="exit 0 while the worker is alive")
+    args = parser.parse_args(argv)
+    if args.command == "healthcheck":
+        return _healthcheck()
+    try:
+        service = load(args.app)
+        config = service.config.from_env()
+    except ConfigError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return 2
+    configure_logging(service.name, config.log_level)
+    if args.command == "migrate":
+        service.prepare(config)
+    elif args.command == "worker":
+        run_worker(service, config)
+    else:
+        return _run_one(service, config, args.job)
+    return 0
+
+
+def _run_one(service, config, name: str) -> int:
+    jobs = {job.name: job for job in service.jobs}
+    if name not in jobs:
+        print(f"no job {name!r}; jobs: {', '.join(sorted(jobs)) or 'none'}", file=sys.stderr)
+        return 2
+    done = run_job(service.create_app(config), service, jobs[name])
+    print(f"{name}: {'skipped (running elsewhere)' if done is None else done}")
+    return 0
+
+
+def _healthcheck() -> int:
+    try:
+        return 0 if heartbeat_age() < HEALTHY_WITHIN_SECONDS else 1
+    except OSError:
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""A service's worker: runs its periodic jobs on a schedule, one replica at a time per job."""
+
+import logging
+import signal
+import threading
+import time
+import zlib
+from pathlib import Path
+
+from flask import Flask
+
+from flotilla.db import get_db
+from flotilla.service import Job, Service, ServiceConfig
+
+log = logging.getLogger(__name__)
+
+# Touched after every round: the container's healthcheck reads its age.
+HEARTBEAT = Path("/tmp/flotilla-worker.alive")  # noqa: S108 (tmpfs in production)
+IDLE_SECONDS = 1.0
+
+
+def run_job(app: Flask, service: Service, job: Job) -> int | None:
+    """Run one job unless another replica is running it; return what it reported."""
+    lock_key = zlib.crc32(f"{service.name}:{job.name}".encode())
+    with app.app_context(), get_db().transaction() as cursor:
+        # Held for the job's duration and released with this transaction, or when a
+        # killed worker's connection drops: never twice at once, never stuck.
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s) AS locked", (lock_key,))
+        if not cursor.fetchone()["locked"]:
+            return None
+        done = job.run()
+    if done:
+        log.info("job done", extra={"job": job.name, "rows": done})
+    return done
+
+
+def run_worker(service: Service, config: ServiceConfig | None = None) -> None:
+    """Run the service's jobs until SIGTERM or SIGINT."""
+    config = config or service.config.from_env()
+    app = service.create_app(config)
+    service.prepare(config)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    due = {job.name: 0.0 for job in service.jobs}
+    log.info("worker started", extra={"jobs": sorted(due)})
+    while not stop.is_set():
+        for job in service.jobs:
+            if time.monotonic() >= due[job.name]:
+                _run_logged(app, service, job)
+                due[job.name] = time.monotonic() + job.every_seconds
+        HEARTBEAT.touch()
+        next_due = min(due.values(), default=time.monotonic() + IDLE_SECONDS)
+        stop.wait(min(IDLE_SECONDS, max(0.05, next_due - time.monotonic())))
+    log.info("worker stopped")
+
+
+def _run_logged(app: Flask, service: Service, job: Job) -> None:
+    try:
+        run_job(app, service, job)
+    except Exception:  # a failing job (database down, a bug) must not stop the others
+        log.exception("job failed", extra={"job": job.name})
+
+
+def heartbeat_age() -> float:
+    """Return how many seconds ago the worker last finished a round."""
+    return time.time() - HEARTBEAT.stat().st_mtime

@@ -1,0 +1,1 @@
+"""Flotilla's pytest plugin: installed in test images only, never in a runtime image."""

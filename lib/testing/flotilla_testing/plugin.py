@@ -1,0 +1,83 @@
+"""Fixtures every service's tests share. A service names its package in pytest.ini:
+
+[pytest]
+flotilla_app = product_service
+"""
+
+import dataclasses
+import importlib
+from collections.abc import Callable
+
+import pytest
+
+from flotilla_testing import accounts
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Declare the ini setting that names the service under test."""
+    parser.addini("flotilla_app", "the package of the service under test (its `service`)")
+
+
+@pytest.fixture(scope="session")
+def service(pytestconfig: pytest.Config):
+    """The Service declared by the package under test."""
+    name = pytestconfig.getini("flotilla_app")
+    if not name:
+        pytest.fail("set flotilla_app in pytest.ini to use the service fixtures")
+    return importlib.import_module(name).service
+
+
+@pytest.fixture(scope="session")
+def config(service):
+    """The service's configuration, read from the test container's environment."""
+    return service.config.from_env()
+
+
+@pytest.fixture(scope="session")
+def app(service, config):
+    """The service's app, against the real database of the test stack."""
+    return service.create_app(config)
+
+
+@pytest.fixture
+def client(app):
+    """A test client of the app."""
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def db(app):
+    """The app's database."""
+    from flotilla.db import DATABASE
+
+    return DATABASE.get(app)
+
+
+@pytest.fixture(scope="session")
+def admin_headers() -> dict[str, str]:
+    """The configured first admin's bearer header, issued by the real user-service."""
+    return accounts.admin_headers()
+
+
+@pytest.fixture(scope="session")
+def customer_headers() -> dict[str, str]:
+    """A new customer's bearer header, issued by the real user-service."""
+    return accounts.new_customer("tests")["headers"]
+
+
+@pytest.fixture
+def service_headers(config) -> dict[str, str]:
+    """The service-to-service credential of this stack."""
+    from flotilla.internal import service_headers
+
+    return service_headers(config.internal_token)
+
+
+@pytest.fixture(scope="session")
+def app_with(service, config) -> Callable:
+    """Build extra apps of the service with changed settings: app_with(read_timeout=0.5)."""
+
+    def build(**changes):
+        return service.create_app(dataclasses.replace(config, **changes))
+
+    return build
