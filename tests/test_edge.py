@@ -1,11 +1,18 @@
 """What NGINX and the gateway promise every client (API.md, "Errors", "Health")."""
 
+import http.client
 import json
 import socket
+import time
+import uuid
 
 import pytest
 
-from conftest import BASE_URL, bearer
+from conftest import BASE_URL, bearer, container_of, logs_since, wait_for_log
+
+NGINX_HOST = BASE_URL.removeprefix("http://")
+# What NGINX's own 405 lists: the methods it passes on to the gateway.
+API_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
 
 
 def test_health_aggregates_every_service(api):
@@ -28,6 +35,8 @@ def test_health_aggregates_every_service(api):
         "/api/auth/../../.well-known/jwks.json",
         "/api/auth/%2e%2e/%2e%2e/.well-known/jwks.json",
         "/api/users/%2e%2e/%2e%2e/readyz",
+        "/_errors/error.json",
+        "/nginx-health/x",
     ],
 )
 def test_internal_and_unknown_paths_are_404_json(api, path):
@@ -90,11 +99,147 @@ def test_long_query_strings_get_json_errors(api, length, status, code):
     assert response.json()["error"]["code"] == code
 
 
-def test_a_malformed_request_gets_a_json_400_from_nginx():
-    host = BASE_URL.removeprefix("http://")
-    with socket.create_connection((host, 80), timeout=10) as connection:
-        connection.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nNot a header line\r\n\r\n")
-        answer = connection.recv(4096).decode(errors="replace")
-    head, _, body = answer.partition("\r\n\r\n")
-    assert head.startswith("HTTP/1.1 400")
-    assert json.loads(body)["error"]["code"] == "bad_request"
+# --- NGINX's own answers (API.md, "Errors"), with bytes requests would not send ---------
+
+
+def send_raw(data: bytes) -> tuple[int, http.client.HTTPMessage, dict]:
+    """Send bytes to NGINX as they are; return its status, headers and JSON error."""
+    with socket.create_connection((NGINX_HOST, 80), timeout=10) as connection:
+        connection.sendall(data)
+        response = http.client.HTTPResponse(connection)
+        response.begin()
+        body = response.read()
+    assert response.headers["Content-Type"] == "application/json", body
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    error = json.loads(body)["error"]
+    assert error["request_id"] == response.headers["X-Request-ID"]
+    return response.status, response.headers, error
+
+
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT", "FOO", "PROPFIND", "M-SEARCH"])
+def test_a_method_the_api_does_not_use_is_405_json_at_nginx(stack, method):
+    request_id = f"method-{uuid.uuid4().hex}"
+    since = time.time() - 1
+    status, headers, error = send_raw(
+        f"{method} /api/products HTTP/1.1\r\nHost: nginx\r\n"
+        f"X-Request-ID: {request_id}\r\n\r\n".encode()
+    )
+    assert status == 405
+    assert headers["Allow"] == API_METHODS
+    assert error == {
+        "code": "method_not_allowed",
+        "message": "Method not allowed",
+        "request_id": request_id,
+    }
+    wait_for_log([container_of(stack, "nginx")], request_id, since)
+    assert request_id not in logs_since([container_of(stack, "api-gateway")], since)
+
+
+def test_every_api_method_passes_nginx(api, stack):
+    request_ids = [f"pass-{uuid.uuid4().hex}" for _ in API_METHODS.split(", ")]
+    since = time.time() - 1
+    for method, request_id in zip(API_METHODS.split(", "), request_ids, strict=True):
+        response = api.request(method, "/api/nothing", headers={"X-Request-ID": request_id})
+        assert response.headers.get("Allow") != API_METHODS, method
+    logs = wait_for_log([container_of(stack, "api-gateway")], request_ids[-1], since)
+    assert all(request_id in logs for request_id in request_ids)
+
+
+@pytest.mark.parametrize(
+    "request_bytes, status, code",
+    [
+        pytest.param(
+            b"GET / HTTP/1.1\r\nHost: x\r\nNot a header line\r\n\r\n",
+            400,
+            "bad_request",
+            id="header",
+        ),
+        pytest.param(b"get / HTTP/1.1\r\nHost: x\r\n\r\n", 400, "bad_request", id="lowercase"),
+        pytest.param(b"\x00\x01\x02 nonsense\r\n\r\n", 400, "bad_request", id="binary"),
+        pytest.param(b"GET /api/products HTTP/1.1\r\n\r\n", 400, "bad_request", id="no-host"),
+        pytest.param(
+            b"GET /api/products\tHTTP/1.1\r\nHost: x\r\n\r\n", 400, "bad_request", id="tab"
+        ),
+        pytest.param(
+            b"POST /api/products HTTP/1.1\r\nHost: x\r\nContent-Length: x\r\n\r\n",
+            400,
+            "bad_request",
+            id="content-length",
+        ),
+        pytest.param(
+            b"POST /api/products HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n",
+            400,
+            "bad_request",
+            id="length-and-chunked",
+        ),
+        pytest.param(
+            b"POST /api/products HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+            501,
+            "not_implemented",
+            id="transfer-encoding",
+        ),
+        pytest.param(
+            b"GET /api/products HTTP/2.0\r\nHost: x\r\n\r\n",
+            505,
+            "http_version_not_supported",
+            id="http-version",
+        ),
+    ],
+)
+def test_a_malformed_request_gets_a_json_error_from_nginx(request_bytes, status, code):
+    answer_status, _, error = send_raw(request_bytes)
+    assert (answer_status, error["code"]) == (status, code)
+
+
+def test_connect_to_an_authority_is_refused_with_json():
+    # NGINX 1.22 cannot parse the authority form (400); later versions refuse CONNECT (405).
+    status, headers, error = send_raw(b"CONNECT example.com:443 HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert (status, error["code"]) in {(400, "bad_request"), (405, "method_not_allowed")}
+    assert status == 400 or headers["Allow"] == API_METHODS
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        b"Cookie: " + b"c" * 9_000 + b"\r\n",  # one line over a buffer (8 KiB)
+        b"".join(b"X-Padding-%d: %s\r\n" % (i, b"p" * 7_000) for i in range(6)),  # over 32 KiB
+    ],
+    ids=["one-long-header", "too-many-header-bytes"],
+)
+def test_request_headers_too_large_are_431_json(headers):
+    status, _, error = send_raw(b"GET /api/products HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n")
+    assert status == 431
+    assert error["code"] == "request_header_fields_too_large"
+
+
+def test_a_stalled_request_is_cut_off_at_nginx(stack):
+    """A client that stops sending loses its connection after NGINX's 10 s client timeouts.
+
+    NGINX never answers 408: it closes the connection without a byte (and logs 408)."""
+    request_ids = [f"stall-{uuid.uuid4().hex}" for _ in range(2)]
+    since = time.time() - 1
+    unfinished = [
+        # Headers that never end.
+        f"GET /api/products HTTP/1.1\r\nHost: x\r\nX-Request-ID: {request_ids[0]}\r\n",
+        # A body that never ends.
+        f"POST /api/auth/login HTTP/1.1\r\nHost: x\r\nX-Request-ID: {request_ids[1]}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+    ]
+    connections = [socket.create_connection((NGINX_HOST, 80), timeout=30) for _ in unfinished]
+    try:
+        for connection, data in zip(connections, unfinished, strict=True):
+            connection.sendall(data.encode())
+        for connection in connections:
+            assert connection.recv(4096) == b""  # socket.timeout if NGINX kept waiting
+    finally:
+        for connection in connections:
+            connection.close()
+    nginx = container_of(stack, "nginx")
+    logs = wait_for_log([nginx], request_ids[-1], since)
+    lines = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
+    for request_id in request_ids:
+        assert [
+            (line["status"], line["bytes"]) for line in lines if line["request_id"] == request_id
+        ] == [(408, 0)]
+    assert request_ids[1] not in logs_since([container_of(stack, "api-gateway")], since)
