@@ -5,6 +5,7 @@ import uuid
 
 import pytest
 from flask.testing import FlaskClient
+
 from flotilla_testing.accounts import PASSWORD, bearer
 
 

@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 import pytest
 import requests
-from flotilla_testing import accounts
 
 from flotilla.db import Database
+from flotilla_testing import accounts
 from order_service.config import Config
 
 _skus = itertools.count(1)

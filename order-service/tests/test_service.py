@@ -2,6 +2,7 @@
 
 import psycopg2
 import pytest
+
 from flotilla_testing.checks import *  # noqa: F403
 
 

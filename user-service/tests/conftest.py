@@ -5,9 +5,9 @@ from collections.abc import Callable
 
 import pytest
 from flask.testing import FlaskClient
-from flotilla_testing.accounts import PASSWORD, bearer
 
 from flotilla.db import Database
+from flotilla_testing.accounts import PASSWORD, bearer
 from user_service.admin import ensure_admin
 from user_service.config import Config
 

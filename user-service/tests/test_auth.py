@@ -1,6 +1,7 @@
 """Register, login and refresh (API.md, "Auth")."""
 
 import pytest
+
 from flotilla_testing.accounts import PASSWORD, bearer
 
 

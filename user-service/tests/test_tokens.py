@@ -4,9 +4,9 @@ import time
 
 import jwt
 import pytest
+
 from flotilla_testing.accounts import bearer
 from flotilla_testing.tokens import FORGED_TOKENS, access_claims, forged_token, sign
-
 from user_service.tokens import SIGNER
 
 

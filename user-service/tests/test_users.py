@@ -1,6 +1,7 @@
 """/api/users/me and /api/users/{id} (API.md, "Auth")."""
 
 import pytest
+
 from flotilla_testing.accounts import PASSWORD, bearer
 
 

@@ -3,12 +3,15 @@
 from flotilla_testing.checks import *  # noqa: F403
 """
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg2
 import pytest
 
 from flotilla.db import migrate
+from flotilla.service import Job
+from flotilla.worker import run_job
 
 DATABASES = ("users", "products", "orders")
 
@@ -36,6 +39,24 @@ def test_unknown_paths_are_json_404(client):
     response = client.get("/api/nothing/here/at-all")
     assert response.status_code == 404
     assert response.json["error"]["code"] == "not_found"
+
+
+def test_a_job_runs_in_one_replica_at_a_time(app, service):
+    started, finish = threading.Event(), threading.Event()
+
+    def slow() -> int:
+        started.set()
+        finish.wait(10)
+        return 1
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        first = pool.submit(run_job, app, service, Job("probe", 60, slow))
+        assert started.wait(10)
+        # The same job elsewhere (another worker replica) skips while the first holds it.
+        assert run_job(app, service, Job("probe", 60, lambda: 1)) is None
+        finish.set()
+        assert first.result() == 1
+    assert run_job(app, service, Job("probe", 60, lambda: 2)) == 2
 
 
 def test_migrations_are_recorded_and_rerunning_them_applies_nothing(service, config, db):
