@@ -4,9 +4,10 @@ import dataclasses
 
 import pytest
 
-from gateway import BREAKERS, create_app
+from gateway import create_app
 from gateway.breaker import CircuitBreaker
 from gateway.config import Breaker
+from gateway.upstreams import BREAKERS
 
 
 class Clock:
