@@ -7,6 +7,11 @@ import time
 from pathlib import Path
 
 import requests
+from flask import Flask
+
+from flotilla.app import Slot
+from gateway.config import Config
+from gateway.upstreams import UPSTREAMS
 
 log = logging.getLogger(__name__)
 
@@ -15,6 +20,11 @@ FETCH_TIMEOUT_SECONDS = 3.0
 CACHE_SECONDS = 60.0
 INCOMPLETE_CACHE_SECONDS = 5.0
 DOCS_PAGE = Path(__file__).with_name("docs.html")
+# The page's one inline script and the document it fetches, nothing else.
+DOCS_CSP = (
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+    "connect-src 'self'; frame-ancestors 'none'"
+)
 
 GATEWAY_PATHS = {
     "/api/openapi.json": {
@@ -132,3 +142,11 @@ class MergedDocument:
             log.warning("openapi document skipped", extra={"upstream": name, "error": "no paths"})
             return None
         return document
+
+
+OPENAPI: Slot[MergedDocument] = Slot("openapi")
+
+
+def register_document(app: Flask, config: Config) -> None:
+    """Give the app its merged document (OPENAPI.get()), fetched over the upstreams' sessions."""
+    OPENAPI.set(app, MergedDocument(UPSTREAMS.get(app), config.upstreams))

@@ -8,10 +8,11 @@ import time
 from dataclasses import dataclass
 
 import redis
-from flask import Response, g, request
+from flask import Flask, Response, g, request
 
+from flotilla.app import Slot
 from flotilla.errors import ApiError
-from gateway.config import AUTH_LIMITED, Limit, RateLimits
+from gateway.config import AUTH_LIMITED, Config, Limit, RateLimits
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,14 @@ class RateLimiter:
                 return
             self._down_until = time.monotonic() + RETRY_REDIS_AFTER_SECONDS
         log.warning("rate limits not enforced: redis unavailable", extra={"error": str(error)})
+
+
+LIMITER: Slot[RateLimiter] = Slot("rate_limiter")
+
+
+def register_limiter(app: Flask, config: Config) -> None:
+    """Give the app its rate limiter (LIMITER.get())."""
+    LIMITER.set(app, RateLimiter(config.rate_limits))
 
 
 def client_ip(trusted: tuple) -> str:

@@ -1,12 +1,10 @@
 """The circuit breaker: fail fast while an upstream is down, probe, recover; retry GETs only."""
 
-import dataclasses
-
 import pytest
 
-from gateway import BREAKERS, create_app
 from gateway.breaker import CircuitBreaker
 from gateway.config import Breaker
+from gateway.upstreams import BREAKERS
 
 
 class Clock:
@@ -46,10 +44,10 @@ def test_a_failed_probe_opens_the_circuit_again():
 
 
 @pytest.fixture
-def unreachable_app(config):
+def unreachable_app(config, app_with):
     """A gateway whose order-service is a port nothing listens on (fast connection refused)."""
     upstreams = {**config.upstreams, "order-service": "http://127.0.0.1:9"}
-    return create_app(dataclasses.replace(config, upstreams=upstreams, breaker=Breaker(2, 60)))
+    return app_with(upstreams=upstreams, breaker=Breaker(2, 60))
 
 
 def test_a_get_is_retried_once_on_a_connect_error(unreachable_app, auth_headers):

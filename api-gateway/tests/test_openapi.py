@@ -1,7 +1,7 @@
 """GET /api/openapi.json merges the services' documents; GET /api/docs renders it."""
 
-from gateway import UPSTREAMS
 from gateway.openapi import MergedDocument, merge
+from gateway.upstreams import UPSTREAMS
 
 
 def test_the_merged_document_holds_every_reachable_service(client):

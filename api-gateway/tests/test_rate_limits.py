@@ -8,7 +8,6 @@ import uuid
 
 import pytest
 
-from gateway import create_app
 from gateway.config import Limit
 
 
@@ -18,9 +17,9 @@ def fresh_ip() -> str:
 
 
 @pytest.fixture(scope="module")
-def limited_app(config):
+def limited_app(config, app_with):
     limits = dataclasses.replace(config.rate_limits, default=Limit(3, 60), auth=Limit(2, 60))
-    return create_app(dataclasses.replace(config, rate_limits=limits))
+    return app_with(rate_limits=limits)
 
 
 def client_at(app, address: str):
@@ -89,12 +88,12 @@ def test_forwarded_for_is_believed_only_from_a_trusted_proxy(limited_app):
 
 
 @pytest.fixture
-def no_redis_app(config):
+def no_redis_app(config, app_with):
     """A gateway whose Redis is a port nothing listens on."""
     limits = dataclasses.replace(
         config.rate_limits, redis_url="redis://127.0.0.1:9/0", default=Limit(1, 60)
     )
-    return create_app(dataclasses.replace(config, rate_limits=limits))
+    return app_with(rate_limits=limits)
 
 
 def test_redis_down_fails_open(no_redis_app, auth_headers, caplog):

@@ -1,0 +1,69 @@
+"""The gateway's routes: the /api proxy, the merged OpenAPI document and its page, /health."""
+
+from flask import Blueprint, Response, jsonify, request, send_file
+
+from flotilla.errors import ApiError
+from gateway.auth import caller_id, check_auth
+from gateway.config import Config
+from gateway.health import upstream_states
+from gateway.openapi import DOCS_CSP, DOCS_PAGE, OPENAPI
+from gateway.proxy import forward
+from gateway.ratelimit import LIMITER, add_headers, enforce
+from gateway.upstreams import BREAKERS, UPSTREAMS
+
+METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+api = Blueprint("api", __name__, url_prefix="/api")
+edge = Blueprint("edge", __name__)
+
+
+@api.before_request
+def _limit() -> None:
+    enforce(LIMITER.get(), caller_id())
+
+
+@api.after_request
+def _limit_headers(response: Response) -> Response:
+    return add_headers(response)
+
+
+@api.get("/openapi.json")
+def openapi() -> Response:
+    """Serve the merged OpenAPI document of every service."""
+    return jsonify(OPENAPI.get().get())
+
+
+@api.get("/docs")
+def docs() -> Response:
+    """Serve a small self-contained page that renders the OpenAPI document."""
+    response = send_file(DOCS_PAGE, mimetype="text/html", max_age=300)
+    response.headers["Content-Security-Policy"] = DOCS_CSP
+    return response
+
+
+@api.route("/<path:rest>", methods=METHODS)
+@api.route("", methods=METHODS, defaults={"rest": ""})
+def proxy(rest: str) -> Response:
+    """Route a public API request to its service."""
+    config = Config.current()
+    route = config.route_for(request.path)
+    if route is None:
+        raise ApiError(404, "not_found", f"No API route for {request.path}")
+    check_auth(route)
+    return forward(
+        UPSTREAMS.get()[route.upstream],
+        config.upstreams[route.upstream],
+        name=route.upstream,
+        timeout=(config.connect_timeout, config.read_timeout),
+        breaker=BREAKERS.get()[route.upstream],
+    )
+
+
+@edge.get("/health")
+def health() -> tuple[Response, int]:
+    """Report whether every upstream is ready."""
+    states = upstream_states()
+    healthy = all(state == "ok" for state in states.values())
+    return jsonify(status="ok" if healthy else "degraded", services=states), (
+        200 if healthy else 503
+    )
