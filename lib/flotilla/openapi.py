@@ -89,6 +89,15 @@ def request_bounds(view: Callable) -> list[Bound]:
     return (bounds(body) if body else []) + parameter_bounds(query_parameters(view))
 
 
+def request_views(app: Flask) -> dict[str, Callable]:
+    """Return, by "METHOD path", the view of every public operation that reads a request."""
+    return {
+        f"{method} {path}": view
+        for method, path, view in _routes(app, "/api/")
+        if request_schema(view) or query_parameters(view)
+    }
+
+
 def request_mismatches(app: Flask, document: dict) -> list[str]:
     """Return how document's requests differ from what the app's views validate, field by
     field, one line each: an empty list when they agree."""

@@ -1,8 +1,10 @@
 """The JSON Schema (OpenAPI 3.0's dialect) of the fields flotilla.validation checks."""
 
+import copy
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from flotilla.validation import Field, Query, int_bounds
 
@@ -78,11 +80,13 @@ def ecma_pattern(pattern: re.Pattern | None) -> str | None:
 def query_parameter(param: Query) -> dict:
     """Return the OpenAPI description of a query parameter."""
     schema = {**field_schema(param.field), "default": param.default}
+    parameter = {"name": param.name, "in": "query", "required": False, "schema": schema}
     notes = [schema.pop("description", "")]
     if param.clamp is not None:
         notes.append(f"Over {param.clamp} counts as {param.clamp}")
-    described = {"description": ". ".join(filter(None, notes))} if any(notes) else {}
-    return {"name": param.name, "in": "query", "required": False, "schema": schema, **described}
+    if description := ". ".join(filter(None, notes)):
+        parameter["description"] = description
+    return parameter
 
 
 @dataclass(frozen=True)
@@ -93,25 +97,45 @@ class Bound:
     keyword: str  # the JSON Schema keyword: "maxLength", "minimum", ...
     size: int  # the value itself, or the length or number of entries it has
     inside: bool  # at the bound (valid) or one step beyond it (invalid)
+    location: str = "body"  # or "query": where the field is sent
 
     def __str__(self) -> str:
         return f"{self.field}:{self.keyword}:{'inside' if self.inside else 'outside'}"
 
+    def value(self, text: Callable[[int], str], entries: Callable[[int], list]) -> Any:
+        """Return the value itself, or a text or list of entries of this size."""
+        if self.keyword in ("minimum", "maximum"):
+            return self.size
+        return text(self.size) if self.keyword in ("minLength", "maxLength") else entries(self.size)
 
-def bounds(schema: dict, prefix: str = "") -> list[Bound]:
+    def placed(self, body: dict, value: Any) -> dict:
+        """Return a copy of body with value as this bound's field (also "items[0].quantity")."""
+        body = copy.deepcopy(body)
+        *entries, name = self.field.split(".")
+        target = body
+        for entry in entries:  # "items[0]"
+            key, index = entry[:-1].split("[")
+            target = target[key][int(index)]
+        target[name] = value
+        return body
+
+
+def bounds(schema: dict, prefix: str = "", location: str = "body") -> list[Bound]:
     """Return a value at and one just beyond every bound of every field of an object schema."""
     found = []
     for name, prop in schema["properties"].items():
+        field = prefix + name
         for keyword, step in BOUND_KEYWORDS.items():
             if keyword in prop:
-                found.append(Bound(prefix + name, keyword, prop[keyword], inside=True))
+                found.append(Bound(field, keyword, prop[keyword], True, location))
                 if prop[keyword] + step >= 0:  # no length is below zero
-                    found.append(Bound(prefix + name, keyword, prop[keyword] + step, inside=False))
+                    found.append(Bound(field, keyword, prop[keyword] + step, False, location))
         if "properties" in prop.get("items", {}):
-            found += bounds(prop["items"], f"{prefix}{name}[0].")
+            found += bounds(prop["items"], f"{field}[0].", location)
     return found
 
 
 def parameter_bounds(parameters: list[dict]) -> list[Bound]:
     """Return a value at and one just beyond every bound of some query parameters."""
-    return bounds({"properties": {param["name"]: param["schema"] for param in parameters}})
+    properties = {param["name"]: param["schema"] for param in parameters}
+    return bounds({"properties": properties}, location="query")
