@@ -1,14 +1,26 @@
-"""Each service serves the OpenAPI 3 document of its own public routes at /openapi.json."""
+"""Each service serves the OpenAPI 3 document of its own public routes at /openapi.json.
 
+The service's openapi.json says what only people can: summaries, tags, responses. What a
+request may carry (JSON bodies, query parameters) is added from the views' own
+declarations (@accepts, @query in flotilla.validation): the code that checks a request is
+the one source of its description.
+"""
+
+import copy
 import json
 import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from flask import Flask, Response, jsonify
 
+from flotilla.schema import Bound, bounds, object_schema, parameter_bounds, query_parameter
+from flotilla.validation import Body
+
 # Flask's "<int:id>" and OpenAPI's "{id}" name the same path parameter.
 _FLASK_PARAM = re.compile(r"<(?:[a-z]+:)?([A-Za-z_][A-Za-z0-9_]*)>")
 _IGNORED_METHODS = {"HEAD", "OPTIONS"}
+JSON = "application/json"
 
 
 def load_document(path: Path) -> dict:
@@ -17,11 +29,113 @@ def load_document(path: Path) -> dict:
 
 
 def register_openapi(app: Flask, document: dict) -> None:
-    """Serve the service's OpenAPI document at /openapi.json (internal: not routed)."""
+    """Serve the service's OpenAPI document, with its views' requests, at /openapi.json.
+
+    Call it after the blueprints are registered. /openapi.json is internal: not routed.
+    """
+    complete = describe_requests(app, document)
 
     @app.get("/openapi.json")
     def openapi() -> Response:
-        return jsonify(document)
+        return jsonify(complete)
+
+
+def describe_requests(app: Flask, document: dict) -> dict:
+    """Return a copy of document with every documented operation's body and query parameters."""
+    document = copy.deepcopy(document)
+    for method, path, view in _routes(app):
+        operation = document.get("paths", {}).get(path, {}).get(method.lower())
+        if operation is not None:
+            _describe(document, operation, view, where=f"{method} {path}")
+    return document
+
+
+def _describe(document: dict, operation: dict, view: Callable, *, where: str) -> None:
+    given = operation.get("parameters", [])
+    if "requestBody" in operation or any(param.get("in") == "query" for param in given):
+        raise ValueError(f"{where}: its body and query come from the view, not openapi.json")
+    body = request_schema(view)
+    if body is not None:
+        name = _schema_name(operation, where)
+        document.setdefault("components", {}).setdefault("schemas", {})[name] = body
+        schema = {"$ref": f"#/components/schemas/{name}"}
+        operation["requestBody"] = {"required": True, "content": {JSON: {"schema": schema}}}
+    if query := query_parameters(view):
+        operation["parameters"] = [*given, *query]
+
+
+def _schema_name(operation: dict, where: str) -> str:
+    # operationIds are unique across the merged document, so these names are too.
+    operation_id = operation.get("operationId")
+    if not operation_id:
+        raise ValueError(f"{where}: an operation with a request body needs an operationId")
+    return f"{operation_id[0].upper()}{operation_id[1:]}Request"
+
+
+def request_schema(view: Callable) -> dict | None:
+    """Return the schema of the JSON body a view accepts (None: it takes none)."""
+    body: Body | None = getattr(view, "request_body", None)
+    return None if body is None else object_schema(body.fields, partial=body.partial)
+
+
+def query_parameters(view: Callable) -> list[dict]:
+    """Return the OpenAPI description of the query parameters a view reads."""
+    return [query_parameter(param) for param in getattr(view, "query_params", ())]
+
+
+def request_bounds(view: Callable) -> list[Bound]:
+    """Return values at and just beyond every bound of a view's body fields and query."""
+    body = request_schema(view)
+    return (bounds(body) if body else []) + parameter_bounds(query_parameters(view))
+
+
+def request_views(app: Flask) -> dict[str, Callable]:
+    """Return, by "METHOD path", the view of every public operation that reads a request."""
+    return {
+        f"{method} {path}": view
+        for method, path, view in _routes(app, "/api/")
+        if request_schema(view) or query_parameters(view)
+    }
+
+
+def request_mismatches(app: Flask, document: dict) -> list[str]:
+    """Return how document's requests differ from what the app's views validate, field by
+    field, one line each: an empty list when they agree."""
+    found = []
+    for method, path, view in _routes(app, "/api/"):
+        operation = document["paths"].get(path, {}).get(method.lower(), {})
+        served = _resolve(document, operation.get("requestBody", {}))
+        where = f"{method} {path}"
+        found += _differences(where, served, request_schema(view) or {})
+        query = [param for param in operation.get("parameters", []) if param["in"] == "query"]
+        found += _differences(f"{where} query", _by_name(query), _by_name(query_parameters(view)))
+    return found
+
+
+def _resolve(document: dict, request_body: dict) -> dict:
+    """Return the schema of a JSON request body, following its $ref ({} when there is none)."""
+    schema = request_body.get("content", {}).get(JSON, {}).get("schema", {})
+    if "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def _by_name(parameters: list[dict]) -> dict:
+    return {"properties": {param["name"]: param for param in parameters}}
+
+
+def _differences(where: str, served: dict, validated: dict) -> list[str]:
+    """Compare two object schemas field by field, then their other keywords."""
+    served, validated = dict(served), dict(validated)
+    documented, checked = served.pop("properties", {}), validated.pop("properties", {})
+    lines = [
+        f"{where} {name}: documented {documented.get(name)}, validated {checked.get(name)}"
+        for name in sorted(documented.keys() | checked.keys())
+        if documented.get(name) != checked.get(name)
+    ]
+    if served != validated:
+        lines.append(f"{where}: documented {served}, validated {validated}")
+    return lines
 
 
 def documented_operations(document: dict) -> set[tuple[str, str]]:
@@ -37,10 +151,14 @@ def documented_operations(document: dict) -> set[tuple[str, str]]:
 
 def routed_operations(app: Flask, prefix: str = "/api/") -> set[tuple[str, str]]:
     """Return (METHOD, path) for every route of the app under prefix, in OpenAPI syntax."""
-    return {
-        (method, _FLASK_PARAM.sub(r"{\1}", rule.rule))
-        for rule in app.url_map.iter_rules()
-        if rule.rule.startswith(prefix)
-        for method in rule.methods or ()
-        if method not in _IGNORED_METHODS
-    }
+    return {(method, path) for method, path, _ in _routes(app, prefix)}
+
+
+def _routes(app: Flask, prefix: str = "/") -> Iterator[tuple[str, str, Callable]]:
+    """Yield (METHOD, OpenAPI path, view) for every route of the app under prefix."""
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith(prefix):
+            continue
+        view = app.view_functions[rule.endpoint]
+        for method in (rule.methods or set()) - _IGNORED_METHODS:
+            yield method, _FLASK_PARAM.sub(r"{\1}", rule.rule), view

@@ -1,9 +1,14 @@
-"""Reading JSON bodies and query parameters, with API.md's 400/415/422 errors."""
+"""Reading JSON bodies and query parameters, with API.md's 400/415/422 errors.
+
+A view declares what it reads with @accepts(FIELDS) and @query(PARAM, ...); the same
+declarations are checked here and described in the OpenAPI document (flotilla.openapi).
+"""
 
 import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import wraps
 from typing import Any
 
 from flask import request
@@ -13,6 +18,10 @@ from flotilla.errors import ApiError
 # PostgreSQL BIGINT: anything wider could never be stored.
 BIGINT_MAX = 2**63 - 1
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# Digits only (int() would also take "+1", " 1" and "1_0"), and few enough to parse cheaply.
+QUERY_INTEGER = re.compile(r"-?[0-9]{1,19}")
+
+View = Callable[..., Any]
 
 
 @dataclass(frozen=True)
@@ -21,11 +30,68 @@ class Field:
 
     kind: type
     required: bool = True
-    min: int | None = None  # length for strings, value for integers
+    min: int | None = None  # length for strings, entries for lists, value for integers
     max: int | None = None
     nullable: bool = False
-    pattern: re.Pattern | None = None
+    pattern: re.Pattern | None = None  # written in the part of regex syntax ECMA shares
     normalize: Callable[[Any], Any] | None = None
+    items: Mapping[str, "Field"] | None = None  # lists: the fields of every entry
+    unique: str | None = None  # lists: the entry field that no two entries may share
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Body:
+    """A JSON object request body; partial: any non-empty subset of the fields (PATCH)."""
+
+    fields: Mapping[str, Field]
+    partial: bool = False
+
+
+@dataclass(frozen=True)
+class Query:
+    """One query parameter: the field its text must be, and its value when absent."""
+
+    name: str
+    field: Field
+    default: Any
+    clamp: int | None = None  # integers over it count as it, rather than being refused
+
+
+LIMIT = Query("limit", Field(int, min=1), default=20, clamp=100)
+OFFSET = Query("offset", Field(int, min=0), default=0)
+PAGE = (LIMIT, OFFSET)
+
+
+def accepts(fields: Mapping[str, Field], *, partial: bool = False) -> Callable[[View], View]:
+    """Validate the JSON body against fields and pass the clean values to the view as data."""
+    # Goes below @require_user & co., so that only authenticated callers' bodies are read.
+    body = Body(fields, partial)
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            data = validate(json_body(), body.fields, partial=body.partial)
+            return view(*args, data=data, **kwargs)
+
+        wrapper.request_body = body  # flotilla.openapi documents it
+        return wrapper
+
+    return decorate
+
+
+def query(*params: Query) -> Callable[[View], View]:
+    """Read the query parameters and pass each to the view as a keyword argument."""
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return view(*args, **{param.name: query_value(param) for param in params}, **kwargs)
+
+        wrapper.query_params = params  # flotilla.openapi documents it
+        return wrapper
+
+    return decorate
 
 
 def _reject_constant(name: str) -> None:
@@ -43,35 +109,50 @@ def json_body() -> Any:
 
 
 def validate(data: Any, schema: Mapping[str, Field], *, partial: bool = False) -> dict:
-    """Return the valid, normalised fields of data or raise one 422 naming every problem."""
+    """Return the valid, normalised fields of data or raise one 422 naming every problem.
+
+    Problems inside lists are named "list[index].field".
+    """
     if not isinstance(data, dict):
         raise ApiError(422, "validation_error", "Body must be a JSON object", fields={})
-    errors = {name: "unknown field" for name in data if name not in schema}
-    clean = {}
-    for name, field in schema.items():
-        if name not in data:
-            if field.required and not partial:
-                errors[name] = "is required"
-            continue
-        value, problem = _check(data[name], field)
-        if problem:
-            errors[name] = problem
-        else:
-            clean[name] = value
     if partial and not data:
         raise ApiError(422, "validation_error", "Nothing to update", fields={})
+    clean, errors = _check_object(data, schema, partial=partial)
     if errors:
         raise ApiError(422, "validation_error", "Invalid input", fields=errors)
     return clean
 
 
-def _check(value: Any, field: Field) -> tuple[Any, str | None]:
+Checked = tuple[Any, dict[str, str]]  # the clean value, and problems by field name
+
+
+def _check_object(
+    data: dict, schema: Mapping[str, Field], *, partial: bool = False, prefix: str = ""
+) -> Checked:
+    errors = {prefix + name: "unknown field" for name in data if name not in schema}
+    clean = {}
+    for name, field in schema.items():
+        if name not in data:
+            if field.required and not partial:
+                errors[prefix + name] = "is required"
+            continue
+        value, problems = _check(data[name], field, prefix + name)
+        errors.update(problems)
+        if not problems:
+            clean[name] = value
+    return clean, errors
+
+
+def _check(value: Any, field: Field, name: str) -> Checked:
     if value is None:
-        return None, None if field.nullable else "must not be null"
-    if field.kind is int:
-        return _check_int(value, field)
-    if field.kind is list:  # its entries are checked with validate_list
-        return (value, None) if isinstance(value, list) else (None, "must be a list")
+        return None, {} if field.nullable else {name: "must not be null"}
+    if field.kind is list:
+        return _check_list(value, field, name)
+    value, problem = _check_int(value, field) if field.kind is int else _check_str(value, field)
+    return value, {name: problem} if problem else {}
+
+
+def _check_str(value: Any, field: Field) -> tuple[Any, str | None]:
     if not isinstance(value, str):
         return None, "must be a string"
     if field.normalize:
@@ -85,66 +166,69 @@ def _check(value: Any, field: Field) -> tuple[Any, str | None]:
     return value, None
 
 
+def int_bounds(field: Field) -> tuple[int, int]:
+    """Return the lowest and highest integer the field takes: never beyond a BIGINT."""
+    low = field.min if field.min is not None else -BIGINT_MAX
+    high = min(field.max if field.max is not None else BIGINT_MAX, BIGINT_MAX)
+    return low, high
+
+
 def _check_int(value: Any, field: Field) -> tuple[Any, str | None]:
     # bool is an int subclass in Python; JSON true is not a number.
     if isinstance(value, bool) or not isinstance(value, int):
         return None, "must be an integer"
-    low = field.min if field.min is not None else -BIGINT_MAX
-    high = min(field.max if field.max is not None else BIGINT_MAX, BIGINT_MAX)
+    low, high = int_bounds(field)
     if not low <= value <= high:
         return None, f"must be between {low} and {high}"
     return value, None
 
 
-def query_int(name: str, default: int, *, minimum: int, maximum: int | None = None) -> int:
-    """Return an integer query parameter, clamped to maximum; 400 when it is not one."""
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    if not re.fullmatch(r"[0-9]{1,18}|-[0-9]{1,18}", raw) or int(raw) < minimum:
-        raise ApiError(400, "bad_request", f"{name} must be an integer >= {minimum}")
-    value = int(raw)
-    return min(value, maximum) if maximum is not None else value
-
-
-def validate_list(
-    value: Any,
-    schema: Mapping[str, Field],
-    *,
-    name: str,
-    min_length: int,
-    max_length: int,
-    unique: str | None = None,
-) -> list[dict]:
-    """Return a list of objects each valid against schema, or raise one 422 naming every problem.
-
-    Problems are reported as fields "name[i].field"; unique names a field that no two
-    objects may share.
-    """
+def _check_list(value: Any, field: Field, name: str) -> Checked:
     if not isinstance(value, list):
-        raise ApiError(422, "validation_error", "Invalid input", fields={name: "must be a list"})
-    if not min_length <= len(value) <= max_length:
-        raise ApiError(
-            422,
-            "validation_error",
-            "Invalid input",
-            fields={name: f"must have between {min_length} and {max_length} entries"},
-        )
-    errors: dict[str, str] = {}
+        return None, {name: "must be a list"}
+    low, high = field.min or 0, field.max if field.max is not None else BIGINT_MAX
+    if not low <= len(value) <= high:
+        return None, {name: f"must have between {low} and {high} entries"}
+    if field.items is None:
+        return value, {}
     clean: list[dict] = []
+    errors: dict[str, str] = {}
     seen: set[Any] = set()
     for index, entry in enumerate(value):
-        try:
-            item = validate(entry, schema)
-        except ApiError as error:
-            for field, problem in (error.fields or {"": error.message}).items():
-                errors[f"{name}[{index}]" + (f".{field}" if field else "")] = problem
+        where = f"{name}[{index}]"
+        if not isinstance(entry, dict):
+            errors[where] = "must be an object"
             continue
-        if unique is not None:
-            if item[unique] in seen:
-                errors[f"{name}[{index}].{unique}"] = "is a duplicate"
-            seen.add(item[unique])
+        item, problems = _check_object(entry, field.items, prefix=f"{where}.")
+        errors.update(problems)
+        if problems:
+            continue
+        if field.unique is not None:
+            if item[field.unique] in seen:
+                errors[f"{where}.{field.unique}"] = "is a duplicate"
+            seen.add(item[field.unique])
         clean.append(item)
-    if errors:
-        raise ApiError(422, "validation_error", "Invalid input", fields=errors)
-    return clean
+    return clean, errors
+
+
+def query_value(param: Query) -> Any:
+    """Return a query parameter's value, its default when absent; 400 when it is not valid."""
+    raw = request.args.get(param.name)
+    if raw is None:
+        return param.default
+    if param.field.kind is int:
+        return _query_int(raw, param)
+    value, problems = _check(raw, param.field, param.name)
+    if problems:
+        raise ApiError(400, "bad_request", f"{param.name} {problems[param.name]}")
+    return value
+
+
+def _query_int(raw: str, param: Query) -> int:
+    low, high = int_bounds(param.field)
+    value = int(raw) if QUERY_INTEGER.fullmatch(raw) else None
+    if value is None or value < low:
+        raise ApiError(400, "bad_request", f"{param.name} must be an integer >= {low}")
+    if value > high:
+        raise ApiError(400, "bad_request", f"{param.name} must be an integer <= {high}")
+    return min(value, param.clamp) if param.clamp is not None else value

@@ -5,33 +5,26 @@ from flask import Blueprint, Response, g, jsonify
 from flotilla.auth import require_user
 from flotilla.db import get_db
 from flotilla.errors import ApiError
-from flotilla.validation import BIGINT_MAX, Field, json_body, query_int, validate, validate_list
+from flotilla.validation import BIGINT_MAX, PAGE, Field, accepts, query
 from order_service import idempotency, repository
 from order_service.config import Config
 from order_service.orders import cancel_order, load_order, order_document, place_order
 from order_service.products import PRODUCTS
 
-ORDER = {"items": Field(list)}
 LINE = {"product_id": Field(int, min=1, max=BIGINT_MAX), "quantity": Field(int, min=1, max=1000)}
 MAX_LINES = 50
+ORDER = {"items": Field(list, items=LINE, min=1, max=MAX_LINES, unique="product_id")}
 
 orders = Blueprint("orders", __name__, url_prefix="/api/orders")
 
 
-def order_lines() -> list[dict]:
-    """Return the validated lines of the order in the request body."""
-    data = validate(json_body(), ORDER)
-    return validate_list(
-        data["items"], LINE, name="items", min_length=1, max_length=MAX_LINES, unique="product_id"
-    )
-
-
 @orders.post("")
 @require_user
-def create_order() -> Response | tuple[Response, int]:
+@accepts(ORDER)
+def create_order(data: dict) -> Response | tuple[Response, int]:
     """Place an order at the current prices; with an Idempotency-Key, at most once."""
     key = idempotency.requested_key()
-    lines = order_lines()
+    lines = data["items"]
     user_id = g.user["id"]
 
     def place(reservation_id: str) -> tuple[dict, int]:
@@ -55,10 +48,9 @@ def create_order() -> Response | tuple[Response, int]:
 
 @orders.get("")
 @require_user
-def list_orders() -> Response:
+@query(*PAGE)
+def list_orders(limit: int, offset: int) -> Response:
     """Return a page of the caller's own orders, newest first."""
-    limit = query_int("limit", 20, minimum=1, maximum=100)
-    offset = query_int("offset", 0, minimum=0, maximum=BIGINT_MAX)
     user_id = g.user["id"]
     with get_db().transaction() as cursor:
         rows = repository.list_orders(cursor, user_id=user_id, limit=limit, offset=offset)

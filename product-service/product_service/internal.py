@@ -8,16 +8,16 @@ from flask import Blueprint, Response, jsonify
 from flotilla.db import get_db
 from flotilla.errors import ApiError
 from flotilla.internal import require_service
-from flotilla.validation import BIGINT_MAX, Field, json_body, validate, validate_list
+from flotilla.validation import BIGINT_MAX, Field, accepts
 from product_service import inventory
 from product_service.cache import CACHE
 
 RESERVATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
+LINE = {"product_id": Field(int, min=1, max=BIGINT_MAX), "quantity": Field(int, min=1, max=1000)}
 RESERVE = {
     "reservation_id": Field(str, pattern=RESERVATION_ID),
-    "items": Field(list),
+    "items": Field(list, items=LINE, min=1, max=50, unique="product_id"),
 }
-LINE = {"product_id": Field(int, min=1, max=BIGINT_MAX), "quantity": Field(int, min=1, max=1000)}
 
 internal = Blueprint("internal", __name__, url_prefix="/internal")
 
@@ -30,14 +30,11 @@ def _reservation_id(value: str) -> str:
 
 @internal.post("/reservations")
 @require_service
-def reserve() -> tuple[Response, int]:
+@accepts(RESERVE)
+def reserve(data: dict) -> tuple[Response, int]:
     """Reserve every line or none; repeating a reservation id returns the first result."""
-    data = validate(json_body(), RESERVE)
-    lines = validate_list(
-        data["items"], LINE, name="items", min_length=1, max_length=50, unique="product_id"
-    )
     reservation, created = inventory.reserve(
-        get_db(), CACHE.get(), reservation_id=data["reservation_id"], lines=lines
+        get_db(), CACHE.get(), reservation_id=data["reservation_id"], lines=data["items"]
     )
     return jsonify(reservation), 201 if created else 200
 

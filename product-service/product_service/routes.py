@@ -2,12 +2,12 @@
 
 import re
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify
 
 from flotilla.auth import require_admin
 from flotilla.db import get_db
 from flotilla.errors import ApiError, found
-from flotilla.validation import BIGINT_MAX, Field, json_body, query_int, validate
+from flotilla.validation import PAGE, Field, Query, accepts, query
 from product_service import repository
 from product_service.cache import CACHE
 
@@ -18,7 +18,7 @@ MAX_QUERY_CHARS = 200
 # PostgreSQL text cannot hold NUL; refusing it here makes it a 422, not a 500.
 NO_NUL = re.compile(r"[^\x00]*")
 
-NAME = Field(str, min=1, max=200, pattern=NO_NUL, normalize=str.strip)
+NAME = Field(str, min=1, max=200, pattern=NO_NUL, normalize=str.strip, doc="Trimmed, then checked")
 DESCRIPTION = Field(str, required=False, max=5000, pattern=NO_NUL)
 PRICE = Field(int, min=0, max=MAX_PRICE_CENTS)
 STOCK = Field(int, min=0, max=MAX_STOCK)
@@ -30,6 +30,11 @@ CREATE = {
     "stock": STOCK,
 }
 UPDATE = {"name": NAME, "description": DESCRIPTION, "price_cents": PRICE, "stock": STOCK}
+SEARCH = Query(
+    "q",
+    Field(str, max=MAX_QUERY_CHARS, pattern=NO_NUL, doc="Case-insensitive substring of the name"),
+    default="",
+)
 
 products = Blueprint("products", __name__, url_prefix="/api/products")
 
@@ -41,11 +46,8 @@ def _json(document: str, status: int = 200, *, cache: str | None = None) -> Resp
     return response
 
 
-def _name_pattern() -> str | None:
+def _name_pattern(q: str) -> str | None:
     """Return the ILIKE pattern of the q parameter, or None when there is none."""
-    q = request.args.get("q", "")
-    if len(q) > MAX_QUERY_CHARS or "\x00" in q:
-        raise ApiError(400, "bad_request", f"q must be at most {MAX_QUERY_CHARS} characters")
     if not q.strip():
         return None
     escaped = q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -53,11 +55,10 @@ def _name_pattern() -> str | None:
 
 
 @products.get("")
-def list_products() -> Response:
+@query(*PAGE, SEARCH)
+def list_products(limit: int, offset: int, q: str) -> Response:
     """Return a page of the catalog, optionally filtered by name."""
-    limit = query_int("limit", 20, minimum=1, maximum=100)
-    offset = query_int("offset", 0, minimum=0, maximum=BIGINT_MAX)
-    pattern = _name_pattern()
+    pattern = _name_pattern(q)
     with get_db().transaction() as cursor:
         items = repository.list_products(cursor, limit=limit, offset=offset, name_pattern=pattern)
         total = repository.count_products(cursor, name_pattern=pattern)
@@ -82,9 +83,9 @@ def _existing(product_id: int) -> dict:
 
 @products.post("")
 @require_admin
-def create_product() -> tuple[Response, int]:
+@accepts(CREATE)
+def create_product(data: dict) -> tuple[Response, int]:
     """Add a product to the catalog."""
-    data = validate(json_body(), CREATE)
     with get_db().transaction() as cursor:
         product = repository.insert_product(
             cursor,
@@ -101,9 +102,9 @@ def create_product() -> tuple[Response, int]:
 
 @products.patch("/<int:product_id>")
 @require_admin
-def update_product(product_id: int) -> Response:
+@accepts(UPDATE, partial=True)
+def update_product(product_id: int, data: dict) -> Response:
     """Change a product's name, description, price or stock."""
-    data = validate(json_body(), UPDATE, partial=True)
     with get_db().transaction() as cursor:
         product = repository.update_product(
             cursor,

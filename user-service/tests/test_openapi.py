@@ -1,16 +1,64 @@
-"""user-service's OpenAPI document describes exactly the routes it serves."""
+"""user-service passes the OpenAPI checks (flotilla_testing.openapi); flotilla.openapi
+finds a request documented otherwise than validated; every documented bound holds."""
 
-from flotilla.openapi import documented_operations, routed_operations
+import pytest
+from flotilla_testing.accounts import PASSWORD
+from flotilla_testing.openapi import *  # noqa: F403
+from flotilla_testing.openapi import bound_cases, check_bound
+
+from flotilla.openapi import describe_requests, request_mismatches, request_views
+from user_service import routes
 
 
-def test_every_route_is_documented_and_nothing_else(app):
-    document = app.test_client().get("/openapi.json").json
-    assert documented_operations(document) == routed_operations(app)
-
-
-def test_every_operation_has_an_id_and_its_success_response(client):
+def test_a_request_documented_otherwise_than_validated_is_found(app, client):
     document = client.get("/openapi.json").json
-    for path, item in document["paths"].items():
-        for method, operation in item.items():
-            assert operation["operationId"], (method, path)
-            assert any(status.startswith("2") for status in operation["responses"]), (method, path)
+    document["components"]["schemas"]["RegisterRequest"]["properties"]["name"]["maxLength"] = 99
+    del document["paths"]["/api/users/me"]["patch"]["requestBody"]
+    found = "\n".join(request_mismatches(app, document))
+    assert "POST /api/auth/register name: documented" in found
+    assert "PATCH /api/users/me password: documented None" in found
+    assert "email" not in found
+
+
+def test_openapi_json_may_not_describe_a_request_itself(app):
+    document = {"paths": {"/api/auth/login": {"post": {"requestBody": {}, "responses": {}}}}}
+    with pytest.raises(ValueError, match="POST /api/auth/login"):
+        describe_requests(app, document)
+    # Nor may it leave out the operationId that names a request's schema.
+    with pytest.raises(ValueError, match="operationId"):
+        describe_requests(app, {"paths": {"/api/auth/login": {"post": {"responses": {}}}}})
+
+
+# Every operation that reads a request: its view, a valid body and the answer to it.
+OPERATIONS = {
+    "POST /api/auth/register": (
+        routes.register,
+        {"email": "bounds@example.com", "password": PASSWORD, "name": "Ada"},
+        201,
+    ),
+    "POST /api/auth/login": (
+        routes.login,
+        {"email": "nobody@example.com", "password": ""},
+        401,
+    ),
+    "POST /api/auth/refresh": (routes.refresh, {"refresh_token": "unknown"}, 401),
+    "PATCH /api/users/me": (routes.patch_me, {"name": "Ada"}, 200),
+}
+VIEWS = {operation: view for operation, (view, *_) in OPERATIONS.items()}
+
+
+def test_the_table_holds_every_operation_that_reads_a_request(app):
+    assert request_views(app) == VIEWS
+
+
+def _email(length: int) -> str:
+    domain = "@example.com"
+    return "a" * (length - len(domain)) + domain
+
+
+@pytest.mark.parametrize("operation, bound", bound_cases(VIEWS), ids=str)
+def test_every_documented_bound_is_where_the_endpoint_draws_it(request, client, operation, bound):
+    _, valid, accepted = OPERATIONS[operation]
+    value = bound.value(_email if bound.field == "email" else "x".__mul__, entries=list)
+    headers = request.getfixturevalue("auth_headers") if operation.startswith("PATCH") else {}
+    check_bound(client, operation, bound, value, valid=valid, accepted=accepted, headers=headers)

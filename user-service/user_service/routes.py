@@ -8,7 +8,7 @@ from flask import Blueprint, Response, g, jsonify
 from flotilla.auth import require_user
 from flotilla.db import get_db
 from flotilla.errors import ApiError, found
-from flotilla.validation import EMAIL, Field, json_body, validate
+from flotilla.validation import EMAIL, Field, accepts
 from user_service import repository
 from user_service.config import Config
 from user_service.passwords import hash_password, needs_rehash, verify_password
@@ -19,13 +19,18 @@ def _email(value: str) -> str:
     return value.strip().lower()
 
 
-EMAIL_FIELD = Field(str, min=3, max=254, pattern=EMAIL, normalize=_email)
+EMAIL_FIELD = Field(
+    str, max=254, pattern=EMAIL, normalize=_email, doc="Trimmed and lower-cased, then checked"
+)
 PASSWORD_FIELD = Field(str, min=8, max=128)
-NAME_FIELD = Field(str, min=1, max=100, normalize=str.strip)
+NAME_FIELD = Field(str, min=1, max=100, normalize=str.strip, doc="Trimmed, then checked")
 
 REGISTER = {"email": EMAIL_FIELD, "password": PASSWORD_FIELD, "name": NAME_FIELD}
 # Login checks only the shape: any content mismatch is the same 401.
-LOGIN = {"email": Field(str, max=254, normalize=_email), "password": Field(str, max=1024)}
+LOGIN = {
+    "email": Field(str, max=254, normalize=_email, doc=EMAIL_FIELD.doc),
+    "password": Field(str, max=1024),
+}
 REFRESH = {"refresh_token": Field(str, min=1, max=1024)}
 PATCH_ME = {"name": NAME_FIELD, "password": PASSWORD_FIELD}
 
@@ -55,9 +60,9 @@ def _token_pair(cursor, *, user_id: int, role: str, family: str) -> dict:
 
 
 @auth.post("/register")
-def register() -> tuple[Response, int]:
+@accepts(REGISTER)
+def register(data: dict) -> tuple[Response, int]:
     """Create a customer account."""
-    data = validate(json_body(), REGISTER)
     password_hash = hash_password(data["password"])
     with get_db().transaction() as cursor:
         user = repository.insert_user(
@@ -69,9 +74,9 @@ def register() -> tuple[Response, int]:
 
 
 @auth.post("/login")
-def login() -> Response:
+@accepts(LOGIN)
+def login(data: dict) -> Response:
     """Exchange email and password for an access and a refresh token."""
-    data = validate(json_body(), LOGIN)
     with get_db().transaction() as cursor:
         found = repository.get_credentials(cursor, email=data["email"])
     # Unknown emails are checked against a dummy hash: same answer, similar time.
@@ -89,9 +94,9 @@ def login() -> Response:
 
 
 @auth.post("/refresh")
-def refresh() -> Response:
+@accepts(REFRESH)
+def refresh(data: dict) -> Response:
     """Rotate a refresh token: the old one stops working, a new pair is returned."""
-    data = validate(json_body(), REFRESH)
     token_hash = refresh_token_hash(data["refresh_token"])
     with get_db().transaction() as cursor:
         revoked = repository.revoke_refresh_token(cursor, token_hash=token_hash)
@@ -115,9 +120,9 @@ def me() -> Response:
 
 @users.patch("/me")
 @require_user
-def patch_me() -> Response:
+@accepts(PATCH_ME, partial=True)
+def patch_me(data: dict) -> Response:
     """Change the caller's name and/or password."""
-    data = validate(json_body(), PATCH_ME, partial=True)
     password_hash = hash_password(data["password"]) if "password" in data else None
     with get_db().transaction() as cursor:
         user = repository.update_user(
