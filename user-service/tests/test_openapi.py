@@ -2,11 +2,11 @@
 finds a request documented otherwise than validated; every documented bound holds."""
 
 import pytest
+
+from flotilla.openapi import describe_requests, request_mismatches, request_views
 from flotilla_testing.accounts import PASSWORD
 from flotilla_testing.openapi import *  # noqa: F403
 from flotilla_testing.openapi import bound_cases, check_bound
-
-from flotilla.openapi import describe_requests, request_mismatches, request_views
 from user_service import routes
 
 
