@@ -4,7 +4,9 @@ SHELL := /bin/bash
 
 COMPOSE ?= docker compose
 PROD := $(COMPOSE) -f docker-compose.yml -f docker-compose.prod.yml
-TEST := $(COMPOSE) -p flotilla-test -f docker-compose.yml -f docker-compose.test.yml
+# TEST_PROJECT, as for scripts/test-stack, lets two checkouts lint and test side by side.
+TEST_PROJECT ?= flotilla-test
+TEST := $(COMPOSE) -p $(TEST_PROJECT) -f docker-compose.yml -f docker-compose.test.yml
 SERVICES := user-service product-service order-service api-gateway
 DATABASES := users products orders
 # The linter runs from the test-runner image, so the host needs nothing but Docker.
@@ -34,9 +36,9 @@ build: ## Build every image
 test: ## Lint, then run every test against a throwaway stack; always tears it down
 	scripts/test-stack
 
-lint: ## Check style and common mistakes with ruff
+lint: ## Check the code (ruff), Dockerfiles (hadolint), CI workflow and YAML (scripts/lint)
 	$(TEST) --profile tests build tests
-	$(TOOLS) sh -c 'ruff check --no-cache . && ruff format --check --no-cache .'
+	$(TOOLS) scripts/lint
 
 fmt: ## Reformat the code with ruff
 	$(TEST) --profile tests build tests

@@ -6,10 +6,12 @@ import threading
 import time
 from pathlib import Path
 
+import flask_swagger_ui
 import requests
-from flask import Flask
+from flask import Flask, Response, send_file
 
 from flotilla.app import Slot
+from flotilla.errors import ApiError
 from gateway.config import Config
 from gateway.upstreams import UPSTREAMS
 
@@ -19,11 +21,24 @@ FETCH_TIMEOUT_SECONDS = 3.0
 # A complete document changes only with a deploy; an incomplete one is retried soon.
 CACHE_SECONDS = 60.0
 INCOMPLETE_CACHE_SECONDS = 5.0
-DOCS_PAGE = Path(__file__).with_name("docs.html")
-# The page's one inline script and the document it fetches, nothing else.
+# Swagger UI from a pinned package (flask-swagger-ui ships its dist files; its blueprint, with
+# an inline script, is not used), so the page loads nothing from anywhere else.
+SWAGGER_UI = Path(flask_swagger_ui.__file__).with_name("dist")
+HERE = Path(__file__).parent
+# /api/docs/<name> → (file, type); "" is /api/docs itself. Nothing else is served.
+DOCS_FILES = {
+    "": (HERE / "docs.html", "text/html"),
+    "swagger-initializer.js": (HERE / "swagger-initializer.js", "text/javascript"),
+    "swagger-ui-bundle.js": (SWAGGER_UI / "swagger-ui-bundle.js", "text/javascript"),
+    "swagger-ui.css": (SWAGGER_UI / "swagger-ui.css", "text/css"),
+    "favicon-32x32.png": (SWAGGER_UI / "favicon-32x32.png", "image/png"),
+}
+DOCS_MAX_AGE = 300
+# Scripts and styles only from these files, never inline; Swagger UI's icons are data: URIs
+# in its CSS; "Try it out" calls the API on this origin only.
 DOCS_CSP = (
-    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-    "connect-src 'self'; frame-ancestors 'none'"
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 
 GATEWAY_PATHS = {
@@ -39,7 +54,7 @@ GATEWAY_PATHS = {
     "/api/docs": {
         "get": {
             "tags": ["gateway"],
-            "summary": "A page that renders this document",
+            "summary": "Swagger UI for this document: read it, authorize, try the calls",
             "operationId": "getDocs",
             "security": [],
             "responses": {
@@ -145,6 +160,16 @@ class MergedDocument:
 
 
 OPENAPI: Slot[MergedDocument] = Slot("openapi")
+
+
+def docs_file(name: str) -> Response:
+    """Serve the docs page ("") or one of its files, under the page's Content-Security-Policy."""
+    if name not in DOCS_FILES:
+        raise ApiError(404, "not_found", f"No docs file {name}")
+    path, mimetype = DOCS_FILES[name]
+    response = send_file(path, mimetype=mimetype, max_age=DOCS_MAX_AGE)
+    response.headers["Content-Security-Policy"] = DOCS_CSP
+    return response
 
 
 def register_document(app: Flask, config: Config) -> None:

@@ -1,12 +1,12 @@
 """The gateway's routes: the /api proxy, the merged OpenAPI document and its page, /health."""
 
-from flask import Blueprint, Response, jsonify, request, send_file
+from flask import Blueprint, Response, jsonify, request
 
 from flotilla.errors import ApiError
 from gateway.auth import caller_id, check_auth
 from gateway.config import Config
 from gateway.health import upstream_states
-from gateway.openapi import DOCS_CSP, DOCS_PAGE, OPENAPI
+from gateway.openapi import OPENAPI, docs_file
 from gateway.proxy import forward
 from gateway.ratelimit import LIMITER, add_headers, enforce
 from gateway.upstreams import BREAKERS, UPSTREAMS
@@ -33,12 +33,11 @@ def openapi() -> Response:
     return jsonify(OPENAPI.get().get())
 
 
-@api.get("/docs")
-def docs() -> Response:
-    """Serve a small self-contained page that renders the OpenAPI document."""
-    response = send_file(DOCS_PAGE, mimetype="text/html", max_age=300)
-    response.headers["Content-Security-Policy"] = DOCS_CSP
-    return response
+@api.get("/docs", defaults={"name": ""})
+@api.get("/docs/<name>")
+def docs(name: str) -> Response:
+    """Serve Swagger UI for the merged document: its page and its files."""
+    return docs_file(name)
 
 
 @api.route("/<path:rest>", methods=METHODS)

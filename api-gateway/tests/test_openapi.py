@@ -1,4 +1,8 @@
-"""GET /api/openapi.json merges the services' documents; GET /api/docs renders it."""
+"""GET /api/openapi.json merges the services' documents; GET /api/docs is Swagger UI for it."""
+
+import re
+
+import pytest
 
 from gateway.openapi import MergedDocument, merge
 from gateway.upstreams import UPSTREAMS
@@ -36,10 +40,63 @@ def test_the_first_definition_of_a_path_or_component_wins():
     assert merged["components"]["schemas"] == {"X": {}, "Y": {}}
 
 
-def test_the_docs_page_renders_the_document_without_any_cdn(client):
+def _policy(response) -> dict[str, list[str]]:
+    """Return the response's Content-Security-Policy as {directive: [sources]}."""
+    directives = response.headers["Content-Security-Policy"].split(";")
+    return {name: sources for name, *sources in (d.split() for d in directives if d.strip())}
+
+
+def test_the_docs_page_is_swagger_ui_under_a_strict_policy(client):
     response = client.get("/api/docs")
     assert response.status_code == 200
     assert response.mimetype == "text/html"
+    policy = _policy(response)
+    assert policy["default-src"] == ["'none'"]
+    assert policy["script-src"] == policy["style-src"] == ["'self'"]  # nothing inline
+    assert policy["connect-src"] == ["'self'"]  # "Try it out" calls this gateway only
+    assert policy["frame-ancestors"] == ["'none'"]
     page = response.get_data(as_text=True)
-    assert 'fetch("/api/openapi.json")' in page
     assert "https://" not in page and "http://" not in page
+    scripts = re.findall(r"<script([^>]*)>", page)
+    assert scripts and all(' src="/api/docs/' in attributes for attributes in scripts)
+
+
+def test_every_file_the_page_loads_is_served_by_the_gateway(client):
+    page = client.get("/api/docs").get_data(as_text=True)
+    loaded = re.findall(r'(?:src|href)="(/api/docs/[^"]+)"', page)
+    assert {"/api/docs/swagger-ui-bundle.js", "/api/docs/swagger-initializer.js"} <= set(loaded)
+    for path in loaded:
+        assert client.get(path).status_code == 200, path
+
+
+@pytest.mark.parametrize(
+    "name, mimetype",
+    [
+        ("swagger-ui-bundle.js", "text/javascript"),
+        ("swagger-initializer.js", "text/javascript"),
+        ("swagger-ui.css", "text/css"),
+        ("favicon-32x32.png", "image/png"),
+    ],
+)
+def test_each_docs_file_has_its_type_and_the_page_policy(client, name, mimetype):
+    response = client.get(f"/api/docs/{name}")
+    assert response.status_code == 200
+    assert response.mimetype == mimetype
+    assert response.content_length > 0
+    assert _policy(response) == _policy(client.get("/api/docs"))
+
+
+def test_swagger_ui_is_started_on_the_merged_document(client):
+    initializer = client.get("/api/docs/swagger-initializer.js").get_data(as_text=True)
+    assert 'url: "/api/openapi.json"' in initializer
+    assert "SwaggerUIBundle(" in initializer
+    assert "SwaggerUIBundle" in client.get("/api/docs/swagger-ui-bundle.js").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "name", ["index.html", "swagger-ui.js", "oauth2-redirect.html", "VERSION", "docs.html"]
+)
+def test_no_other_file_is_served_under_docs(client, name):
+    response = client.get(f"/api/docs/{name}")
+    assert response.status_code == 404
+    assert response.json["error"]["code"] == "not_found"
