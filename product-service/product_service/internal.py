@@ -31,7 +31,7 @@ def _reservation_id(value: str) -> str:
 @internal.post("/reservations")
 @require_service
 def reserve() -> tuple[Response, int]:
-    """Reserve every line or none; repeating a reservation id returns the first result."""
+    """Take the stock of every line or none, final at once; a repeat returns the first result."""
     data = validate(json_body(), RESERVE)
     lines = validate_list(
         data["items"], LINE, name="items", min_length=1, max_length=50, unique="product_id"
@@ -42,11 +42,11 @@ def reserve() -> tuple[Response, int]:
     return jsonify(reservation), 201 if created else 200
 
 
-@internal.post("/reservations/<reservation_id>/commit")
+@internal.post("/reservations/<reservation_id>/resolve")
 @require_service
-def commit(reservation_id: str) -> Response:
-    """Mark a reservation as belonging to a confirmed order."""
-    return jsonify(inventory.commit(get_db(), reservation_id=_reservation_id(reservation_id)))
+def resolve(reservation_id: str) -> Response:
+    """Say whether a reservation took its stock; an unknown one is released for good."""
+    return jsonify(inventory.resolve(get_db(), reservation_id=_reservation_id(reservation_id)))
 
 
 @internal.post("/reservations/<reservation_id>/release")
