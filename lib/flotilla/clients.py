@@ -133,9 +133,12 @@ class ServiceClient:
                     self._session_pid = os.getpid()
         return self._session
 
-    def request(self, method: str, path: str, *, json: Any = None) -> requests.Response:
-        """Send a request; return the response unless it failed as described above."""
-        headers = dict(self.headers)
+    def request(
+        self, method: str, path: str, *, json: Any = None, headers: dict[str, str] | None = None
+    ) -> requests.Response:
+        """Send a request (with extra headers, if any); return the response unless it failed
+        as described above."""
+        headers = {**self.headers, **(headers or {})}
         if has_request_context() and g.get("request_id"):
             headers[REQUEST_ID_HEADER] = g.request_id
         try:

@@ -4,22 +4,28 @@ from pathlib import Path
 
 from flask import Flask
 
+from flotilla import outbox
 from flotilla.service import Job, Service
-from order_service.config import Config
-from order_service.jobs import purge_idempotency_keys
+from order_service import routes
+from order_service.config import RECOVERY_EVERY_SECONDS, Config
+from order_service.jobs import purge_idempotency_keys, return_cancelled_stock, settle_pending_orders
 from order_service.products import register_products
-from order_service.routes import orders
 
 service = Service(
     name="order-service",
     import_name=__name__,
     config=Config,
-    blueprints=[orders],
-    migrations=[Path(__file__).parent / "migrations"],
+    # Named through the module: `order_service.orders` is the module of placing and cancelling.
+    blueprints=[routes.orders],
+    migrations=[Path(__file__).parent / "migrations", outbox.MIGRATIONS],
     openapi=Path(__file__).with_name("openapi.json"),
     # product-service being down is answered per request (503); it does not make us unready.
     extensions=[register_products],
-    jobs=[Job("purge-idempotency-keys", 3600, purge_idempotency_keys)],
+    jobs=[
+        Job("settle-pending-orders", RECOVERY_EVERY_SECONDS, settle_pending_orders),
+        Job("return-cancelled-stock", RECOVERY_EVERY_SECONDS, return_cancelled_stock),
+        Job("purge-idempotency-keys", 3600, purge_idempotency_keys),
+    ],
 )
 
 

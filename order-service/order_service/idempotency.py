@@ -1,18 +1,21 @@
-"""Idempotency-Key (API.md): per user, a repeat with the same body gets the first response."""
+"""Idempotency-Key (API.md): per user, a repeat with the same body gets the first response.
+
+A key is claimed in the transaction that records its order as pending, and its answer is
+stored in the transaction that settles the order, whoever settles it (the request, a repeat,
+or the worker's recovery), so a repeat always ends up with the order's final outcome.
+"""
 
 import hashlib
 import json
 import logging
 import re
 import uuid
-from collections.abc import Callable
+from dataclasses import dataclass
 
-import psycopg2
-from flask import Response, current_app, request
+from flask import Response, request
 from psycopg2.extras import RealDictCursor
 
-from flotilla.db import Database
-from flotilla.errors import ApiError, error_body
+from flotilla.errors import ApiError
 from order_service import repository
 
 log = logging.getLogger(__name__)
@@ -20,16 +23,22 @@ log = logging.getLogger(__name__)
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 KEY = re.compile(r"[\x21-\x7e]{1,255}")  # visible ASCII: what a header can carry unchanged
-# Longer than any request can run (gunicorn's timeout): a key still "running" after
-# this was left by a worker that died, and a repeat may take it over.
+# Longer than any request can run: a key whose request died is taken over after this, unless
+# the recovery has settled its order (and stored the answer) first, which it does far sooner.
 LEASE_SECONDS = 120
 
-Action = Callable[[str], tuple[dict, int]]
+
+@dataclass(frozen=True)
+class Claim:
+    """The reservation id a request places its order under; fresh when nobody used it before."""
+
+    reservation_id: str
+    fresh: bool
 
 
-def new_reservation_id() -> str:
-    """Return a fresh name for a reservation in product-service."""
-    return f"order-{uuid.uuid4().hex}"
+def new_claim() -> Claim:
+    """Return a claim for a request without a key: a fresh reservation id."""
+    return Claim(f"order-{uuid.uuid4().hex}", fresh=True)
 
 
 def requested_key() -> str | None:
@@ -48,46 +57,25 @@ def body_hash(data: object) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def run_once(
-    db: Database, *, user_id: int, key: str, request_hash: str, retention_hours: int, action: Action
-) -> Response:
-    """Run action(reservation_id) once per (user, key); repeats get its stored response."""
-    with db.transaction() as cursor:
-        claimed = repository.claim_idempotency_key(
-            cursor,
-            user_id=user_id,
-            key=key,
-            request_hash=request_hash,
-            reservation_id=new_reservation_id(),
-            retention_hours=retention_hours,
-        )
-        if claimed is None:
-            stored = repository.get_idempotency_key(cursor, user_id=user_id, key=key)
-            claimed = _repeat(cursor, stored, user_id=user_id, key=key, request_hash=request_hash)
-            if isinstance(claimed, Response):
-                return claimed
-    try:
-        body, status = action(claimed["reservation_id"])
-    except ApiError as error:
-        if error.status >= 500:
-            _forget(db, user_id=user_id, key=key)
-            raise
-        body, status = error_body(error.code, error.message, fields=error.fields), error.status
-    except Exception:
-        _forget(db, user_id=user_id, key=key)
-        raise
-    text = current_app.json.dumps(body)
-    with db.transaction() as cursor:
-        repository.finish_idempotency_key(
-            cursor, user_id=user_id, key=key, status_code=status, response_body=text
-        )
-    return _response(text, status)
+def claim(
+    cursor: RealDictCursor, *, user_id: int, key: str, request_hash: str, retention_hours: int
+) -> Claim | Response:
+    """Claim a key for this request, or return the stored response a repeat gets.
 
-
-def _repeat(
-    cursor: RealDictCursor, stored: dict | None, *, user_id: int, key: str, request_hash: str
-) -> dict | Response:
-    """Answer a repeated key: the stored response, 422, 409, or the claim of a dead request."""
+    Raises 422 for another body with the key and 409 while another request holds its lease.
+    """
+    claimed = repository.claim_idempotency_key(
+        cursor,
+        user_id=user_id,
+        key=key,
+        request_hash=request_hash,
+        reservation_id=new_claim().reservation_id,
+        retention_hours=retention_hours,
+        lease_seconds=LEASE_SECONDS,
+    )
+    if claimed is not None:
+        return Claim(claimed["reservation_id"], fresh=True)
+    stored = repository.get_idempotency_key(cursor, user_id=user_id, key=key)
     if stored is None:  # the first request failed and forgot the key a moment ago
         raise ApiError(409, "idempotency_conflict", "A request with this key is being retried")
     if stored["request_hash"] != request_hash:
@@ -95,7 +83,9 @@ def _repeat(
             422, "idempotency_key_reused", "This Idempotency-Key was used with a different body"
         )
     if stored["status_code"] is not None:
-        response = _response(stored["response_body"], stored["status_code"])
+        response = Response(
+            stored["response_body"], status=stored["status_code"], mimetype="application/json"
+        )
         response.headers[REPLAYED_HEADER] = "true"
         return response
     taken = repository.take_over_idempotency_key(
@@ -103,19 +93,5 @@ def _repeat(
     )
     if taken is None:
         raise ApiError(409, "idempotency_conflict", "A request with this key is still running")
-    log.warning("took over an abandoned idempotency key", extra={"user_id": user_id})
-    return taken
-
-
-def _response(text: str, status: int) -> Response:
-    return Response(text, status=status, mimetype="application/json")
-
-
-def _forget(db: Database, *, user_id: int, key: str) -> None:
-    """Let a retry run again after a failure on our side (5xx)."""
-    try:
-        with db.transaction() as cursor:
-            repository.delete_idempotency_key(cursor, user_id=user_id, key=key)
-    except psycopg2.Error as error:
-        # The key stays "running" until its lease ends; then a repeat takes it over.
-        log.error("could not forget an idempotency key", extra={"error": str(error)})
+    log.info("finishing the placement of an earlier request", extra={"user_id": user_id})
+    return Claim(taken["reservation_id"], fresh=False)

@@ -3,37 +3,40 @@
 from psycopg2.extras import RealDictCursor
 
 
-def insert_order(
-    cursor: RealDictCursor, *, user_id: int, reservation_id: str, total_cents: int
+def insert_pending_order(
+    cursor: RealDictCursor, *, user_id: int, reservation_id: str, lines: list[dict]
 ) -> dict:
-    """Insert a pending order and return it."""
+    """Record an order and its lines (product_id, quantity) as pending; return the order."""
     cursor.execute(
         """
-        INSERT INTO orders (user_id, reservation_id, total_cents, status)
-        VALUES (%(user_id)s, %(reservation_id)s, %(total_cents)s, 'pending')
-        RETURNING id, user_id, status, total_cents, created_at, reservation_id
+        INSERT INTO orders (user_id, reservation_id, status)
+        VALUES (%(user_id)s, %(reservation_id)s, 'pending')
+        RETURNING id, user_id, status, total_cents, created_at, reservation_id, stock_returned_at
         """,
-        {"user_id": user_id, "reservation_id": reservation_id, "total_cents": total_cents},
+        {"user_id": user_id, "reservation_id": reservation_id},
     )
-    return cursor.fetchone()
-
-
-def insert_order_items(cursor: RealDictCursor, *, order_id: int, items: list[dict]) -> None:
-    """Store an order's lines: product_id, name, unit_price_cents, quantity."""
-    cursor.executemany(
+    order = cursor.fetchone()
+    cursor.execute(
         """
-        INSERT INTO order_items (order_id, product_id, name, unit_price_cents, quantity)
-        VALUES (%(order_id)s, %(product_id)s, %(name)s, %(unit_price_cents)s, %(quantity)s)
+        INSERT INTO order_items (order_id, product_id, quantity)
+        SELECT %(order_id)s, line.product_id, line.quantity
+        FROM unnest(%(product_ids)s::bigint[], %(quantities)s::integer[])
+            AS line (product_id, quantity)
         """,
-        [{**item, "order_id": order_id} for item in items],
+        {
+            "order_id": order["id"],
+            "product_ids": [line["product_id"] for line in lines],
+            "quantities": [line["quantity"] for line in lines],
+        },
     )
+    return order
 
 
 def get_order(cursor: RealDictCursor, *, order_id: int) -> dict | None:
     """Return an order (without items), or None."""
     cursor.execute(
         """
-        SELECT id, user_id, status, total_cents, created_at, reservation_id
+        SELECT id, user_id, status, total_cents, created_at, reservation_id, stock_returned_at
         FROM orders
         WHERE id = %(order_id)s
         """,
@@ -46,7 +49,7 @@ def lock_order(cursor: RealDictCursor, *, order_id: int) -> dict | None:
     """Return an order (without items), or None, holding its row lock until commit."""
     cursor.execute(
         """
-        SELECT id, user_id, status, total_cents, created_at, reservation_id
+        SELECT id, user_id, status, total_cents, created_at, reservation_id, stock_returned_at
         FROM orders
         WHERE id = %(order_id)s
         FOR UPDATE
@@ -60,7 +63,7 @@ def get_order_by_reservation(cursor: RealDictCursor, *, reservation_id: str) -> 
     """Return the order holding a reservation, or None."""
     cursor.execute(
         """
-        SELECT id, user_id, status, total_cents, created_at, reservation_id
+        SELECT id, user_id, status, total_cents, created_at, reservation_id, stock_returned_at
         FROM orders
         WHERE reservation_id = %(reservation_id)s
         """,
@@ -87,7 +90,7 @@ def list_orders(cursor: RealDictCursor, *, user_id: int, limit: int, offset: int
     """Return a page of a user's orders, newest first."""
     cursor.execute(
         """
-        SELECT id, user_id, status, total_cents, created_at, reservation_id
+        SELECT id, user_id, status, total_cents, created_at, reservation_id, stock_returned_at
         FROM orders
         WHERE user_id = %(user_id)s
         ORDER BY created_at DESC, id DESC
@@ -112,10 +115,49 @@ def count_orders(cursor: RealDictCursor, *, user_id: int) -> int:
     return cursor.fetchone()["total"]
 
 
+def confirm_order(cursor: RealDictCursor, *, order_id: int, total_cents: int) -> dict | None:
+    """Confirm a pending order at its total; return it, or None when it was not pending."""
+    # Conditional on pending: of the request, a repeat and the recovery, exactly one settles it.
+    cursor.execute(
+        """
+        UPDATE orders
+        SET status = 'confirmed',
+            total_cents = %(total_cents)s,
+            updated_at = now()
+        WHERE id = %(order_id)s
+          AND status = 'pending'
+        RETURNING id, user_id, status, total_cents, created_at, reservation_id, stock_returned_at
+        """,
+        {"order_id": order_id, "total_cents": total_cents},
+    )
+    return cursor.fetchone()
+
+
+def price_order_items(cursor: RealDictCursor, *, order_id: int, items: list[dict]) -> None:
+    """Give an order's lines the names and unit prices product-service took them at."""
+    cursor.execute(
+        """
+        UPDATE order_items AS item
+        SET name = priced.name,
+            unit_price_cents = priced.unit_price_cents
+        FROM unnest(%(product_ids)s::bigint[], %(names)s::text[], %(prices)s::bigint[])
+            AS priced (product_id, name, unit_price_cents)
+        WHERE item.order_id = %(order_id)s
+          AND item.product_id = priced.product_id
+        """,
+        {
+            "order_id": order_id,
+            "product_ids": [item["product_id"] for item in items],
+            "names": [item["name"] for item in items],
+            "prices": [item["unit_price_cents"] for item in items],
+        },
+    )
+
+
 def set_order_status(
     cursor: RealDictCursor, *, order_id: int, status: str, from_status: str
-) -> bool:
-    """Move an order from from_status to status; return whether it moved."""
+) -> dict | None:
+    """Move an order from from_status to status; return it, or None when it was not there."""
     cursor.execute(
         """
         UPDATE orders
@@ -123,19 +165,83 @@ def set_order_status(
             updated_at = now()
         WHERE id = %(order_id)s
           AND status = %(from_status)s
+        RETURNING id, user_id, status, total_cents, created_at, reservation_id, stock_returned_at
         """,
         {"order_id": order_id, "status": status, "from_status": from_status},
     )
-    return cursor.rowcount == 1
+    return cursor.fetchone()
 
 
-def delete_pending_order(cursor: RealDictCursor, *, order_id: int) -> None:
-    """Delete an order that was never confirmed (its placement failed)."""
+def delete_pending_order(cursor: RealDictCursor, *, order_id: int) -> bool:
+    """Delete an order that took no stock and was never announced; return whether it was."""
     cursor.execute(
         """
         DELETE FROM orders
         WHERE id = %(order_id)s
           AND status = 'pending'
+        """,
+        {"order_id": order_id},
+    )
+    return cursor.rowcount == 1
+
+
+def pending_orders(cursor: RealDictCursor, *, older_than_seconds: float, limit: int) -> list[dict]:
+    """Return the oldest orders pending for longer than older_than_seconds."""
+    cursor.execute(
+        """
+        SELECT id, user_id, status, total_cents, created_at, reservation_id, stock_returned_at
+        FROM orders
+        WHERE status = 'pending'
+          AND created_at < now() - make_interval(secs => %(seconds)s)
+        ORDER BY created_at
+        LIMIT %(limit)s
+        """,
+        {"seconds": older_than_seconds, "limit": limit},
+    )
+    return cursor.fetchall()
+
+
+def count_pending_orders(cursor: RealDictCursor, *, older_than_seconds: float) -> int:
+    """Return how many orders have been pending for longer than older_than_seconds."""
+    cursor.execute(
+        """
+        SELECT count(*) AS total
+        FROM orders
+        WHERE status = 'pending'
+          AND created_at < now() - make_interval(secs => %(seconds)s)
+        """,
+        {"seconds": older_than_seconds},
+    )
+    return cursor.fetchone()["total"]
+
+
+def orders_with_stock_to_return(
+    cursor: RealDictCursor, *, older_than_seconds: float, limit: int
+) -> list[dict]:
+    """Return cancelled orders whose stock product-service has not confirmed returned yet."""
+    cursor.execute(
+        """
+        SELECT id, user_id, status, total_cents, created_at, reservation_id, stock_returned_at
+        FROM orders
+        WHERE status = 'cancelled'
+          AND stock_returned_at IS NULL
+          AND updated_at < now() - make_interval(secs => %(seconds)s)
+        ORDER BY updated_at
+        LIMIT %(limit)s
+        """,
+        {"seconds": older_than_seconds, "limit": limit},
+    )
+    return cursor.fetchall()
+
+
+def mark_stock_returned(cursor: RealDictCursor, *, order_id: int) -> None:
+    """Record that product-service has returned a cancelled order's stock."""
+    cursor.execute(
+        """
+        UPDATE orders
+        SET stock_returned_at = now()
+        WHERE id = %(order_id)s
+          AND stock_returned_at IS NULL
         """,
         {"order_id": order_id},
     )
@@ -149,6 +255,7 @@ def claim_idempotency_key(
     request_hash: str,
     reservation_id: str,
     retention_hours: int,
+    lease_seconds: int,
 ) -> dict | None:
     """Record a key as running; return the row, or None when the key is still remembered.
 
@@ -156,14 +263,21 @@ def claim_idempotency_key(
     """
     cursor.execute(
         """
-        INSERT INTO idempotency_keys (user_id, key, request_hash, reservation_id)
-        VALUES (%(user_id)s, %(key)s, %(request_hash)s, %(reservation_id)s)
+        INSERT INTO idempotency_keys (user_id, key, request_hash, reservation_id, lease_expires_at)
+        VALUES (
+            %(user_id)s,
+            %(key)s,
+            %(request_hash)s,
+            %(reservation_id)s,
+            now() + make_interval(secs => %(lease_seconds)s)
+        )
         ON CONFLICT (user_id, key) DO UPDATE
         SET request_hash = EXCLUDED.request_hash,
             reservation_id = EXCLUDED.reservation_id,
             status_code = NULL,
             response_body = NULL,
-            created_at = now()
+            created_at = now(),
+            lease_expires_at = EXCLUDED.lease_expires_at
         WHERE idempotency_keys.created_at < now() - make_interval(hours => %(hours)s)
         RETURNING user_id, key, request_hash, reservation_id, status_code, response_body
         """,
@@ -173,6 +287,7 @@ def claim_idempotency_key(
             "request_hash": request_hash,
             "reservation_id": reservation_id,
             "hours": retention_hours,
+            "lease_seconds": lease_seconds,
         },
     )
     return cursor.fetchone()
@@ -195,15 +310,16 @@ def get_idempotency_key(cursor: RealDictCursor, *, user_id: int, key: str) -> di
 def take_over_idempotency_key(
     cursor: RealDictCursor, *, user_id: int, key: str, lease_seconds: int
 ) -> dict | None:
-    """Claim a key whose request has been running longer than any request can (it died)."""
+    """Lease a running key whose lease has ended (its request failed or died); return it."""
     cursor.execute(
         """
         UPDATE idempotency_keys
-        SET updated_at = now()
+        SET lease_expires_at = now() + make_interval(secs => %(lease_seconds)s),
+            updated_at = now()
         WHERE user_id = %(user_id)s
           AND key = %(key)s
           AND status_code IS NULL
-          AND updated_at < now() - make_interval(secs => %(lease_seconds)s)
+          AND lease_expires_at <= now()
         RETURNING user_id, key, request_hash, reservation_id, status_code, response_body
         """,
         {"user_id": user_id, "key": key, "lease_seconds": lease_seconds},
@@ -212,36 +328,63 @@ def take_over_idempotency_key(
 
 
 def finish_idempotency_key(
-    cursor: RealDictCursor, *, user_id: int, key: str, status_code: int, response_body: str
+    cursor: RealDictCursor, *, reservation_id: str, status_code: int, response_body: str
 ) -> None:
-    """Store the response that repeats of a key get back."""
+    """Store the response that repeats get, on the key (if any) that placed this reservation."""
     cursor.execute(
         """
         UPDATE idempotency_keys
         SET status_code = %(status_code)s,
             response_body = %(response_body)s,
             updated_at = now()
-        WHERE user_id = %(user_id)s
-          AND key = %(key)s
+        WHERE reservation_id = %(reservation_id)s
+          AND status_code IS NULL
         """,
         {
-            "user_id": user_id,
-            "key": key,
+            "reservation_id": reservation_id,
             "status_code": status_code,
             "response_body": response_body,
         },
     )
 
 
-def delete_idempotency_key(cursor: RealDictCursor, *, user_id: int, key: str) -> None:
-    """Forget a key whose request failed on our side, so that a retry runs again."""
+def stored_response(cursor: RealDictCursor, *, reservation_id: str) -> dict | None:
+    """Return the stored response (status_code, response_body) of a reservation's key, or None."""
+    cursor.execute(
+        """
+        SELECT status_code, response_body
+        FROM idempotency_keys
+        WHERE reservation_id = %(reservation_id)s
+          AND status_code IS NOT NULL
+        """,
+        {"reservation_id": reservation_id},
+    )
+    return cursor.fetchone()
+
+
+def end_idempotency_lease(cursor: RealDictCursor, *, reservation_id: str) -> None:
+    """Let a repeat of a reservation's running key take it over at once."""
+    cursor.execute(
+        """
+        UPDATE idempotency_keys
+        SET lease_expires_at = now(),
+            updated_at = now()
+        WHERE reservation_id = %(reservation_id)s
+          AND status_code IS NULL
+        """,
+        {"reservation_id": reservation_id},
+    )
+
+
+def delete_idempotency_key(cursor: RealDictCursor, *, reservation_id: str) -> None:
+    """Forget the running key of a reservation, so that a retry runs as new."""
     cursor.execute(
         """
         DELETE FROM idempotency_keys
-        WHERE user_id = %(user_id)s
-          AND key = %(key)s
+        WHERE reservation_id = %(reservation_id)s
+          AND status_code IS NULL
         """,
-        {"user_id": user_id, "key": key},
+        {"reservation_id": reservation_id},
     )
 
 

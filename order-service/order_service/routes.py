@@ -8,7 +8,7 @@ from flotilla.errors import ApiError
 from flotilla.validation import BIGINT_MAX, PAGE, Field, accepts, query
 from order_service import idempotency, repository
 from order_service.config import Config
-from order_service.orders import cancel_order, load_order, order_document, place_order
+from order_service.orders import cancel_order, load_order, order_document, place, record_pending
 from order_service.products import PRODUCTS
 
 LINE = {"product_id": Field(int, min=1, max=BIGINT_MAX), "quantity": Field(int, min=1, max=1000)}
@@ -21,29 +21,34 @@ orders = Blueprint("orders", __name__, url_prefix="/api/orders")
 @orders.post("")
 @require_user
 @accepts(ORDER)
-def create_order(data: dict) -> Response | tuple[Response, int]:
+def create_order(data: dict) -> Response:
     """Place an order at the current prices; with an Idempotency-Key, at most once."""
     key = idempotency.requested_key()
     lines = data["items"]
     user_id = g.user["id"]
-
-    def place(reservation_id: str) -> tuple[dict, int]:
-        order = place_order(
-            get_db(), PRODUCTS.get(), user_id=user_id, lines=lines, reservation_id=reservation_id
+    db = get_db()
+    # One transaction: the key's claim and the pending order exist together or not at all.
+    with db.transaction() as cursor:
+        claim = idempotency.new_claim()
+        if key is not None:
+            claim = idempotency.claim(
+                cursor,
+                user_id=user_id,
+                key=key,
+                request_hash=idempotency.body_hash({"items": lines}),
+                retention_hours=Config.current().idempotency_hours,
+            )
+            if isinstance(claim, Response):
+                return claim
+        order = record_pending(
+            cursor,
+            user_id=user_id,
+            reservation_id=claim.reservation_id,
+            lines=lines,
+            fresh=claim.fresh,
         )
-        return order, 201
-
-    if key is None:
-        body, status = place(idempotency.new_reservation_id())
-        return jsonify(body), status
-    return idempotency.run_once(
-        get_db(),
-        user_id=user_id,
-        key=key,
-        request_hash=idempotency.body_hash({"items": lines}),
-        retention_hours=Config.current().idempotency_hours,
-        action=place,
-    )
+    outcome = place(db, PRODUCTS.get(), order=order, lines=lines, fresh=claim.fresh)
+    return Response(outcome.body, status=outcome.status, mimetype="application/json")
 
 
 @orders.get("")

@@ -17,9 +17,11 @@ _skus = itertools.count(1)
 
 @pytest.fixture(autouse=True)
 def clean(db: Database) -> Database:
-    """Every test starts with no orders and no idempotency keys."""
+    """Every test starts with no orders, no idempotency keys and no events."""
     with db.transaction() as cursor:
-        cursor.execute("TRUNCATE orders, order_items, idempotency_keys RESTART IDENTITY CASCADE")
+        cursor.execute(
+            "TRUNCATE orders, order_items, idempotency_keys, outbox RESTART IDENTITY CASCADE"
+        )
     return db
 
 

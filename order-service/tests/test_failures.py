@@ -1,4 +1,4 @@
-"""Placing an order when product-service is slow: nothing is kept on either side."""
+"""Placing an order when product-service answers too late: the order is settled all the same."""
 
 import http.server
 import threading
@@ -8,11 +8,13 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from order_service import orders
 from order_service.config import Config
+from order_service.products import PRODUCTS
 
 
 def _slow_proxy(target: str, slow_call: str, delay: float) -> http.server.ThreadingHTTPServer:
-    """A proxy to the real product-service that answers one call ("reserve" or "commit") late."""
+    """A proxy to the real product-service that answers one call ("reserve", ...) late."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -38,25 +40,51 @@ def _slow_proxy(target: str, slow_call: str, delay: float) -> http.server.Thread
 
 
 @pytest.fixture
-def slow_app(config: Config, app_with, request) -> Iterator:
-    server = _slow_proxy(config.product_service_url, request.param, delay=1.5)
+def slow_app(config: Config, app_with) -> Iterator:
+    """order-service with a product-service that answers its reserve calls too late."""
+    server = _slow_proxy(config.product_service_url, "reserve", delay=1.5)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
     yield app_with(product_service_url=url, read_timeout=0.5)
     server.shutdown()
 
 
-@pytest.mark.parametrize("slow_app", ["reserve", "commit"], indirect=True)
-def test_a_late_answer_is_504_and_the_stock_comes_back(slow_app, db, alice, catalog):
-    product = catalog.create(stock=5)
-    response = slow_app.test_client().post(
+def _post(app, headers, product, **extra):
+    return app.test_client().post(
         "/api/orders",
         json={"items": [{"product_id": product["id"], "quantity": 2}]},
-        headers=alice["headers"],
+        headers={**headers, **extra},
     )
+
+
+def _orders(db) -> list[dict]:
+    with db.transaction() as cursor:
+        cursor.execute("SELECT id, status FROM orders ORDER BY id")
+        return cursor.fetchall()
+
+
+def test_a_late_answer_is_504_and_the_retry_with_the_key_gets_the_order(
+    slow_app, app, db, alice, catalog
+):
+    product = catalog.create(stock=5)
+    response = _post(slow_app, alice["headers"], product, **{"Idempotency-Key": "late-1"})
     assert response.status_code == 504
     assert response.json["error"]["code"] == "gateway_timeout"
-    assert catalog.stock(product["id"]) == 5
-    with db.transaction() as cursor:
-        cursor.execute("SELECT count(*) AS n FROM orders")
-        assert cursor.fetchone()["n"] == 0
+    # product-service did take the stock; the order waits, and the key is free for a retry.
+    assert catalog.stock(product["id"]) == 3
+    assert [order["status"] for order in _orders(db)] == ["pending"]
+    retry = _post(app, alice["headers"], product, **{"Idempotency-Key": "late-1"})
+    assert retry.status_code == 201 and retry.json["status"] == "confirmed"
+    assert [order["id"] for order in _orders(db)] == [retry.json["id"]]
+    assert catalog.stock(product["id"]) == 3
+    again = _post(app, alice["headers"], product, **{"Idempotency-Key": "late-1"})
+    assert again.get_data() == retry.get_data()
+
+
+def test_a_late_answer_without_a_key_is_settled_by_the_recovery(slow_app, app, db, alice, catalog):
+    product = catalog.create(stock=5)
+    assert _post(slow_app, alice["headers"], product).status_code == 504
+    with app.app_context():
+        assert orders.resolve_pending(db, PRODUCTS.get(app), older_than_seconds=0) == 1
+    assert [order["status"] for order in _orders(db)] == ["confirmed"]
+    assert catalog.stock(product["id"]) == 3

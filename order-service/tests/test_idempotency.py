@@ -1,10 +1,11 @@
 """Idempotency-Key, exactly as API.md says."""
 
 import hashlib
+import uuid
 
 import pytest
 
-from order_service.idempotency import body_hash
+from order_service.idempotency import LEASE_SECONDS, body_hash
 
 
 def _post(client, headers, product, quantity, key):
@@ -58,9 +59,16 @@ def test_a_client_error_is_replayed_too(client, alice, catalog):
 def _running_key(db, user_id: int, key: str, items: list[dict], age_seconds: int) -> None:
     with db.transaction() as cursor:
         cursor.execute(
-            "INSERT INTO idempotency_keys (user_id, key, request_hash, reservation_id, updated_at)"
-            " VALUES (%s, %s, %s, %s, now() - make_interval(secs => %s))",
-            (user_id, key, body_hash({"items": items}), f"order-{key}", age_seconds),
+            "INSERT INTO idempotency_keys"
+            " (user_id, key, request_hash, reservation_id, lease_expires_at)"
+            " VALUES (%s, %s, %s, %s, now() + make_interval(secs => %s))",
+            (
+                user_id,
+                key,
+                body_hash({"items": items}),
+                f"order-{key}-{uuid.uuid4().hex}",  # product-service's reservations outlive tests
+                LEASE_SECONDS - age_seconds,
+            ),
         )
 
 

@@ -14,3 +14,11 @@ def test_the_database_refuses_unknown_statuses(db, status):
             " VALUES (1, %s, 0, 'r-status')",
             (status,),
         )
+
+
+def test_the_database_refuses_a_confirmed_order_without_a_total(db):
+    with pytest.raises(psycopg2.IntegrityError), db.transaction() as cursor:
+        cursor.execute(
+            "INSERT INTO orders (user_id, status, reservation_id)"
+            " VALUES (1, 'confirmed', 'r-total')"
+        )

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from typing import Any
 
+from flotilla import faults
 from flotilla.config import Env, authenticated_redis_url
 from flotilla.service import ServiceConfig
 
@@ -18,6 +19,7 @@ class Config(ServiceConfig):
     cache_ttl_seconds: int
     redis_timeout_seconds: float
     reservation_ttl_seconds: int
+    fault_injection: bool
 
     @classmethod
     def own(cls, env: Env) -> dict[str, Any]:
@@ -27,5 +29,8 @@ class Config(ServiceConfig):
             # The TTL bounds how long a cache entry can outlive a missed invalidation.
             "cache_ttl_seconds": env.integer("PRODUCT_CACHE_TTL_SECONDS", 60),
             "redis_timeout_seconds": env.number("REDIS_TIMEOUT_SECONDS", 0.25),
+            # Only reservations left by the former two-step flow (reserve, then commit) can
+            # still be "reserved" (docs/orders.md); the sweep releases them after this.
             "reservation_ttl_seconds": env.integer("RESERVATION_TTL_SECONDS", 600),
+            "fault_injection": faults.enabled(env),
         }

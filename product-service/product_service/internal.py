@@ -32,18 +32,18 @@ def _reservation_id(value: str) -> str:
 @require_service
 @accepts(RESERVE)
 def reserve(data: dict) -> tuple[Response, int]:
-    """Reserve every line or none; repeating a reservation id returns the first result."""
+    """Take the stock of every line or none, final at once; a repeat returns the first result."""
     reservation, created = inventory.reserve(
         get_db(), CACHE.get(), reservation_id=data["reservation_id"], lines=data["items"]
     )
     return jsonify(reservation), 201 if created else 200
 
 
-@internal.post("/reservations/<reservation_id>/commit")
+@internal.post("/reservations/<reservation_id>/resolve")
 @require_service
-def commit(reservation_id: str) -> Response:
-    """Mark a reservation as belonging to a confirmed order."""
-    return jsonify(inventory.commit(get_db(), reservation_id=_reservation_id(reservation_id)))
+def resolve(reservation_id: str) -> Response:
+    """Say whether a reservation took its stock; an unknown one is released for good."""
+    return jsonify(inventory.resolve(get_db(), reservation_id=_reservation_id(reservation_id)))
 
 
 @internal.post("/reservations/<reservation_id>/release")

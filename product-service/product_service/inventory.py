@@ -1,13 +1,26 @@
-"""Stock reservations for order-service: all-or-nothing, and safe to repeat."""
+"""Stock reservations for order-service: taken all-or-nothing in one step, and safe to repeat.
+
+A reservation is named by order-service. Reserving takes the stock and makes the reservation
+final (`committed`) in one transaction; releasing returns the stock once; an id that was
+released, refused or resolved before it was reserved is a tombstone that can never take stock.
+"""
 
 import logging
 
+from psycopg2.extras import RealDictCursor
+
+from flotilla import faults
 from flotilla.db import Database
 from flotilla.errors import ApiError
 from product_service import repository
 from product_service.cache import ProductCache
+from product_service.config import Config
 
 log = logging.getLogger(__name__)
+
+
+def _crash_point(step: str) -> None:
+    faults.crash_point(step, enabled=Config.current().fault_injection)
 
 
 def _document(reservation_id: str, status: str, items: list[dict]) -> dict:
@@ -17,75 +30,106 @@ def _document(reservation_id: str, status: str, items: list[dict]) -> dict:
 def reserve(
     db: Database, cache: ProductCache, *, reservation_id: str, lines: list[dict]
 ) -> tuple[dict, bool]:
-    """Take the stock of every line or of none; return (reservation, newly created)."""
+    """Take the stock of every line or of none; return (reservation, newly created).
+
+    Repeating an id returns the first result; an id that was refused or released raises 409
+    `conflict` and takes nothing.
+    """
     with db.transaction() as cursor:
+        # The primary key serialises two calls with one id: the second waits, then sees the first.
         if not repository.insert_reservation(
-            cursor, reservation_id=reservation_id, status="reserved"
+            cursor, reservation_id=reservation_id, status="committed"
         ):
-            existing = repository.get_reservation(cursor, reservation_id=reservation_id)
+            existing = _settled(cursor, reservation_id=reservation_id)
             if existing["status"] == "released":
                 raise ApiError(409, "conflict", f"Reservation {reservation_id} was released")
-            items = repository.reservation_items(cursor, reservation_id=reservation_id)
-            return _document(reservation_id, existing["status"], items), False
+            return existing, False
         products = {
             row["id"]: row
             for row in repository.lock_products(
                 cursor, product_ids=sorted(line["product_id"] for line in lines)
             )
         }
-        _check_lines(lines, products)
-        ordered = sorted(lines, key=lambda line: line["product_id"])
-        repository.change_stock(
-            cursor,
-            product_ids=[line["product_id"] for line in ordered],
-            deltas=[-line["quantity"] for line in ordered],
-        )
-        items = [
-            {
-                "product_id": line["product_id"],
-                "name": products[line["product_id"]]["name"],
-                "unit_price_cents": products[line["product_id"]]["price_cents"],
-                "quantity": line["quantity"],
-            }
-            for line in ordered
-        ]
-        repository.insert_reservation_items(cursor, reservation_id=reservation_id, items=items)
+        refusal = _refusal(lines, products)
+        if refusal is None:
+            items = _take(cursor, reservation_id=reservation_id, lines=lines, products=products)
+            _crash_point("product.reserve.before-commit")
+        else:
+            # Kept as a tombstone: a late copy of this request must not take stock either.
+            repository.set_reservation_status(
+                cursor,
+                reservation_id=reservation_id,
+                status="released",
+                from_statuses=["committed"],
+            )
+    if refusal is not None:
+        raise refusal
     cache.invalidate(*products)
-    return _document(reservation_id, "reserved", items), True
+    _crash_point("product.reserve.after-commit")
+    return _document(reservation_id, "committed", items), True
 
 
-def _check_lines(lines: list[dict], products: dict[int, dict]) -> None:
-    # Raising rolls the whole transaction back: nothing is reserved.
+def _take(
+    cursor: RealDictCursor, *, reservation_id: str, lines: list[dict], products: dict[int, dict]
+) -> list[dict]:
+    """Take the stock of checked lines and store them with their names and prices."""
+    ordered = sorted(lines, key=lambda line: line["product_id"])
+    repository.change_stock(
+        cursor,
+        product_ids=[line["product_id"] for line in ordered],
+        deltas=[-line["quantity"] for line in ordered],
+    )
+    items = [
+        {
+            "product_id": line["product_id"],
+            "name": products[line["product_id"]]["name"],
+            "unit_price_cents": products[line["product_id"]]["price_cents"],
+            "quantity": line["quantity"],
+        }
+        for line in ordered
+    ]
+    repository.insert_reservation_items(cursor, reservation_id=reservation_id, items=items)
+    return items
+
+
+def _refusal(lines: list[dict], products: dict[int, dict]) -> ApiError | None:
+    """Return why the lines cannot be reserved (unknown product, out of stock), or None."""
     unknown = {
         f"items[{index}].product_id": "no such product"
         for index, line in enumerate(lines)
         if line["product_id"] not in products
     }
     if unknown:
-        raise ApiError(422, "validation_error", "Unknown product", fields=unknown)
+        return ApiError(422, "validation_error", "Unknown product", fields=unknown)
     for line in lines:
         left = products[line["product_id"]]["stock"]
         if left < line["quantity"]:
-            raise ApiError(
+            return ApiError(
                 409,
                 "out_of_stock",
                 f"Product {line['product_id']} has {left} left, {line['quantity']} requested",
             )
+    return None
 
 
-def commit(db: Database, *, reservation_id: str) -> dict:
-    """Mark a reservation as belonging to a confirmed order (repeating it is a no-op)."""
+def _settled(cursor: RealDictCursor, *, reservation_id: str) -> dict:
+    """Return an existing reservation, making one of the former two-step flow final first."""
+    # A "reserved" one holds its stock already: its order-service now only ever confirms it.
+    repository.set_reservation_status(
+        cursor, reservation_id=reservation_id, status="committed", from_statuses=["reserved"]
+    )
+    existing = repository.get_reservation(cursor, reservation_id=reservation_id)
+    items = repository.reservation_items(cursor, reservation_id=reservation_id)
+    return _document(reservation_id, existing["status"], items)
+
+
+def resolve(db: Database, *, reservation_id: str) -> dict:
+    """Say what became of a reservation; an unknown id is released so it never takes stock."""
     with db.transaction() as cursor:
-        repository.set_reservation_status(
-            cursor, reservation_id=reservation_id, status="committed", from_statuses=["reserved"]
-        )
-        existing = repository.get_reservation(cursor, reservation_id=reservation_id)
-        if existing is None:
-            raise ApiError(404, "not_found", f"No reservation {reservation_id}")
-        if existing["status"] != "committed":
-            raise ApiError(409, "conflict", f"Reservation {reservation_id} was released")
-        items = repository.reservation_items(cursor, reservation_id=reservation_id)
-    return _document(reservation_id, "committed", items)
+        # A reserve still on its way (or retried later) then finds a tombstone.
+        if repository.insert_reservation(cursor, reservation_id=reservation_id, status="released"):
+            return _document(reservation_id, "released", [])
+        return _settled(cursor, reservation_id=reservation_id)
 
 
 def release(db: Database, cache: ProductCache, *, reservation_id: str) -> dict:
@@ -108,13 +152,19 @@ def release(db: Database, cache: ProductCache, *, reservation_id: str) -> dict:
             repository.change_stock(
                 cursor, product_ids=product_ids, deltas=[item["quantity"] for item in items]
             )
+            _crash_point("product.release.before-commit")
     if moved:
         cache.invalidate(*(item["product_id"] for item in items))
+    _crash_point("product.release.after-commit")
     return _document(reservation_id, "released", items)
 
 
 def release_stale(db: Database, cache: ProductCache, *, older_than_seconds: int) -> int:
-    """Release reservations never committed (their order was never placed); return how many."""
+    """Release reservations of the former two-step flow never committed; return how many.
+
+    Reserving is one final step now, so only reservations written before it can be left
+    "reserved" (their order never placed); order-service settles every newer one itself.
+    """
     with db.transaction() as cursor:
         stale = repository.stale_reservations(
             cursor, older_than_seconds=older_than_seconds, limit=100

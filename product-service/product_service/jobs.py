@@ -7,7 +7,7 @@ from product_service.config import Config
 
 
 def release_stale_reservations() -> int:
-    """Give back the stock of reservations whose order was never confirmed."""
+    """Give back the stock of reservations of the former two-step flow never committed."""
     return inventory.release_stale(
         get_db(), CACHE.get(), older_than_seconds=Config.current().reservation_ttl_seconds
     )

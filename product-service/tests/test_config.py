@@ -41,3 +41,11 @@ def test_production_refuses_the_development_redis_password():
     environ = {**PRODUCTION, "INTERNAL_API_TOKEN": "a-real-token", "REDIS_PASSWORD": ""}
     with pytest.raises(ConfigError, match="REDIS_PASSWORD"):
         Config.from_env(Env(environ))
+
+
+def test_production_refuses_fault_injection():
+    environ = {**PRODUCTION, "INTERNAL_API_TOKEN": "a-real-token", "FAULT_INJECTION": "true"}
+    with pytest.raises(ConfigError, match="FAULT_INJECTION"):
+        Config.from_env(Env(environ))
+    assert Config.from_env(Env({"FAULT_INJECTION": "true"})).fault_injection
+    assert not Config.from_env(Env({})).fault_injection

@@ -4,7 +4,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from product_service import inventory
+from flotilla.worker import run_job
 
 
 def _reserve(client, headers, reservation_id, items):
@@ -28,7 +28,7 @@ def test_internal_calls_need_the_service_token(client, make_product, token):
     items = [{"product_id": product["id"], "quantity": 1}]
     assert _reserve(client, headers, "r-1", items).status_code == 401
     assert client.post("/internal/reservations/r-1/release", headers=headers).status_code == 401
-    assert client.post("/internal/reservations/r-1/commit", headers=headers).status_code == 401
+    assert client.post("/internal/reservations/r-1/resolve", headers=headers).status_code == 401
     assert _stock(client, product["id"]) == 10
 
 
@@ -62,14 +62,14 @@ def test_an_unknown_product_reserves_nothing(client, service_headers, make_produ
     assert _stock(client, product["id"]) == 10
 
 
-def test_reserve_returns_names_and_prices_and_repeats_safely(client, service_headers, make_product):
+def test_reserve_takes_the_stock_for_good_and_repeats_safely(client, service_headers, make_product):
     product = make_product(name="Lamp", price_cents=3400, stock=5)
     items = [{"product_id": product["id"], "quantity": 2}]
     first = _reserve(client, service_headers, "r-1", items)
     assert first.status_code == 201
     assert first.json == {
         "id": "r-1",
-        "status": "reserved",
+        "status": "committed",
         "items": [
             {"product_id": product["id"], "name": "Lamp", "unit_price_cents": 3400, "quantity": 2}
         ],
@@ -82,43 +82,92 @@ def test_reserve_returns_names_and_prices_and_repeats_safely(client, service_hea
 def test_release_returns_the_stock_once(client, service_headers, make_product):
     product = make_product(stock=5)
     _reserve(client, service_headers, "r-1", [{"product_id": product["id"], "quantity": 4}])
+    assert _stock(client, product["id"]) == 1
     for _ in range(3):
-        response = client.post("/internal/reservations/r-1/release", headers=service_headers)
+        response = _call(client, service_headers, "r-1", "release")
         assert response.status_code == 200 and response.json["status"] == "released"
     assert _stock(client, product["id"]) == 5
-
-
-def test_committed_stock_is_returned_by_a_release(client, service_headers, make_product):
-    product = make_product(stock=5)
-    _reserve(client, service_headers, "r-1", [{"product_id": product["id"], "quantity": 4}])
-    for _ in range(2):
-        response = client.post("/internal/reservations/r-1/commit", headers=service_headers)
-        assert response.status_code == 200 and response.json["status"] == "committed"
-    assert _stock(client, product["id"]) == 1
-    client.post("/internal/reservations/r-1/release", headers=service_headers)
-    assert _stock(client, product["id"]) == 5
-    # A released reservation can no longer be committed or taken again.
-    assert (
-        client.post("/internal/reservations/r-1/commit", headers=service_headers).status_code == 409
-    )
+    # A released reservation can never take stock again.
     items = [{"product_id": product["id"], "quantity": 1}]
     assert _reserve(client, service_headers, "r-1", items).status_code == 409
+    assert _stock(client, product["id"]) == 5
 
 
 def test_a_release_before_a_late_reserve_wins(client, service_headers, make_product):
     # The caller gave up (timeout) and released; the reserve arriving afterwards takes nothing.
     product = make_product(stock=5)
-    client.post("/internal/reservations/r-late/release", headers=service_headers)
+    _call(client, service_headers, "r-late", "release")
     items = [{"product_id": product["id"], "quantity": 1}]
     assert _reserve(client, service_headers, "r-late", items).status_code == 409
     assert _stock(client, product["id"]) == 5
 
 
-def test_committing_an_unknown_reservation_is_404(client, service_headers):
-    assert (
-        client.post("/internal/reservations/nope/commit", headers=service_headers).status_code
-        == 404
-    )
+def _call(client, headers, reservation_id, action):
+    return client.post(f"/internal/reservations/{reservation_id}/{action}", headers=headers)
+
+
+def test_resolve_reports_a_reservation_that_took_its_stock(client, service_headers, make_product):
+    product = make_product(stock=5)
+    taken = _reserve(client, service_headers, "r-1", [{"product_id": product["id"], "quantity": 2}])
+    for _ in range(2):
+        response = _call(client, service_headers, "r-1", "resolve")
+        assert response.status_code == 200 and response.json == taken.json
+    assert _stock(client, product["id"]) == 3
+
+
+def test_resolving_an_unknown_reservation_releases_it_for_good(
+    client, service_headers, make_product
+):
+    product = make_product(stock=5)
+    response = _call(client, service_headers, "r-lost", "resolve")
+    assert response.status_code == 200
+    assert response.json == {"id": "r-lost", "status": "released", "items": []}
+    items = [{"product_id": product["id"], "quantity": 1}]
+    late = _reserve(client, service_headers, "r-lost", items)
+    assert late.status_code == 409 and late.json["error"]["code"] == "conflict"
+    assert _call(client, service_headers, "r-lost", "resolve").json["status"] == "released"
+    assert _stock(client, product["id"]) == 5
+
+
+@pytest.mark.parametrize("stock, quantity, status", [(1, 2, 409), (5, 1, 422)])
+def test_a_refused_reservation_can_never_take_stock_later(
+    client, service_headers, admin_headers, make_product, stock, quantity, status
+):
+    product = make_product(stock=stock)
+    items = [{"product_id": product["id"], "quantity": quantity}]
+    if status == 422:
+        items.append({"product_id": 999999, "quantity": 1})
+    assert _reserve(client, service_headers, "r-no", items).status_code == status
+    # Even once there is enough stock, a late copy of the refused request takes nothing.
+    client.patch(f"/api/products/{product['id']}", json={"stock": 10}, headers=admin_headers)
+    assert _reserve(client, service_headers, "r-no", items[:1]).status_code == 409
+    assert _call(client, service_headers, "r-no", "resolve").json["status"] == "released"
+    assert _stock(client, product["id"]) == 10
+
+
+def test_a_reservation_of_the_two_step_flow_is_made_final(
+    client, db, service_headers, make_product
+):
+    product = make_product(stock=5)
+    _reserve(client, service_headers, "r-old", [{"product_id": product["id"], "quantity": 2}])
+    _set_status(db, "r-old", "reserved")  # as the former flow left it before its commit
+    response = _call(client, service_headers, "r-old", "resolve")
+    assert response.status_code == 200 and response.json["status"] == "committed"
+    assert _stock(client, product["id"]) == 3
+
+
+def _set_status(db, reservation_id, status, age_seconds=0):
+    with db.transaction() as cursor:
+        cursor.execute(
+            "UPDATE reservations SET status = %s, created_at = now() - make_interval(secs => %s)"
+            " WHERE id = %s",
+            (status, age_seconds, reservation_id),
+        )
+
+
+def test_the_commit_step_is_gone(client, service_headers, make_product):
+    _reserve(client, service_headers, "r-1", [{"product_id": make_product()["id"], "quantity": 1}])
+    assert _call(client, service_headers, "r-1", "commit").status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -156,11 +205,18 @@ def test_crossing_multi_line_reservations_neither_deadlock_nor_oversell(
     assert [_stock(client, p["id"]) for p in (a, b, c)] == [0, 0, 0]
 
 
-def test_stale_reservations_give_their_stock_back(app, db, cache, service_headers, make_product):
-    product = make_product(stock=5)
+def test_the_sweep_releases_stale_reservations_of_the_two_step_flow(
+    app, service, db, service_headers, make_product
+):
+    product = make_product(stock=10)
     client = app.test_client()
-    _reserve(client, service_headers, "r-stale", [{"product_id": product["id"], "quantity": 2}])
-    _reserve(client, service_headers, "r-done", [{"product_id": product["id"], "quantity": 1}])
-    client.post("/internal/reservations/r-done/commit", headers=service_headers)
-    assert inventory.release_stale(db, cache, older_than_seconds=0) == 1
-    assert _stock(client, product["id"]) == 4
+    for name in ("r-stale", "r-fresh", "r-final"):
+        _reserve(client, service_headers, name, [{"product_id": product["id"], "quantity": 2}])
+    _set_status(db, "r-stale", "reserved", age_seconds=3600)
+    _set_status(db, "r-fresh", "reserved")
+    _set_status(db, "r-final", "committed", age_seconds=3600)  # final: never swept
+    job = next(job for job in service.jobs if job.name == "release-stale-reservations")
+    assert run_job(app, service, job) == 1
+    assert _stock(client, product["id"]) == 6
+    assert _call(client, service_headers, "r-stale", "resolve").json["status"] == "released"
+    assert _call(client, service_headers, "r-final", "resolve").json["status"] == "committed"
