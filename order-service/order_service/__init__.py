@@ -4,6 +4,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from flotilla import outbox, relay
 from flotilla.service import Job, Service
 from order_service.config import Config
 from order_service.jobs import purge_idempotency_keys
@@ -15,11 +16,12 @@ service = Service(
     import_name=__name__,
     config=Config,
     blueprints=[orders],
-    migrations=[Path(__file__).parent / "migrations"],
+    migrations=[Path(__file__).parent / "migrations", outbox.MIGRATIONS],
     openapi=Path(__file__).with_name("openapi.json"),
     # product-service being down is answered per request (503); it does not make us unready.
-    extensions=[register_products],
-    jobs=[Job("purge-idempotency-keys", 3600, purge_idempotency_keys)],
+    extensions=[register_products, outbox.report_backlog],
+    # order-worker also publishes the outbox's order.* events (flotilla.relay).
+    jobs=[Job("purge-idempotency-keys", 3600, purge_idempotency_keys), *relay.JOBS],
 )
 
 
