@@ -75,16 +75,13 @@ class Relay:
 
     def run(self, db: Database) -> int:
         """Publish one batch of pending events; return how many RabbitMQ confirmed."""
-        channel = self._open_channel()
+        channel = self._live_channel()
         if channel is None:
             return 0
         with db.transaction() as cursor:
             rows = outbox.pending_events(cursor, limit=self.settings.batch_size)
         confirmed: list[str] = []
         try:
-            if not rows:
-                # An idle connection still answers heartbeats, and a dead one shows here.
-                channel.connection.process_data_events(time_limit=0)
             for row in rows:
                 event = envelope(row)
                 publish(channel, event)  # returns once RabbitMQ confirmed (or raises)
@@ -107,6 +104,21 @@ class Relay:
         if connection is not None and connection.is_open:
             with contextlib.suppress(*BROKER_ERRORS):
                 connection.close()
+
+    def _live_channel(self) -> Any:
+        """Return a channel whose connection works, or None while RabbitMQ is away."""
+        channel = self._open_channel()
+        if channel is None:
+            return None
+        try:
+            # Answers heartbeats, and shows a connection RabbitMQ dropped while it sat idle
+            # (another replica held the relay's lock for a while, the broker restarted).
+            channel.connection.process_data_events(time_limit=0)
+        except BROKER_ERRORS as error:
+            log.info("RabbitMQ connection lost, reconnecting", extra={"error": _reason(error)})
+            self.close()
+            channel = self._open_channel()  # an outage only if this fails too
+        return channel
 
     def _open_channel(self) -> Any:
         if self._channel is not None and self._channel.is_open:
@@ -132,7 +144,7 @@ class Relay:
 
     def _lost(self, error: BaseException) -> None:
         self.close()
-        reason = f"{type(error).__name__}: {error}".strip()
+        reason = _reason(error)
         if self._down_since is None:
             self._down_since = time.monotonic()
             log.warning("RabbitMQ unavailable, events wait in the outbox", extra={"error": reason})
@@ -140,6 +152,10 @@ class Relay:
             log.debug("RabbitMQ still unavailable", extra={"error": reason})
         self._retry_at = time.monotonic() + self._retry_delay
         self._retry_delay = min(self._retry_delay * 2, RETRY_MAX_SECONDS)
+
+
+def _reason(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}".strip()
 
 
 def _request(event: dict) -> dict[str, str]:
@@ -169,8 +185,7 @@ def purge_outbox() -> int:
         )
 
 
+RELAY_JOB = Job("relay-outbox", RELAY_EVERY_SECONDS, relay_outbox, start=start)
+PURGE_JOB = Job("purge-outbox", PURGE_EVERY_SECONDS, purge_outbox, start=start)
 # A publishing service adds these to its jobs (and outbox.MIGRATIONS to its migrations).
-JOBS = (
-    Job("relay-outbox", RELAY_EVERY_SECONDS, relay_outbox, start=start),
-    Job("purge-outbox", PURGE_EVERY_SECONDS, purge_outbox, start=start),
-)
+JOBS = (RELAY_JOB, PURGE_JOB)
