@@ -155,7 +155,8 @@ class Relay:
 
 
 def _reason(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}".strip()
+    # Some of pika's errors have an empty str(); their repr still says what failed.
+    return f"{type(error).__name__}: {str(error) or repr(error)}"
 
 
 def _request(event: dict) -> dict[str, str]:
