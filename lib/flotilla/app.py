@@ -52,6 +52,14 @@ class Slot(Generic[T]):
         """Return the value attached to app (the current app by default)."""
         return (app or current_app).extensions[self.key]
 
+    def setdefault(self, app: Flask, value: T) -> T:
+        """Return the value attached to app, attaching value first when there is none."""
+        return app.extensions.setdefault(self.key, value)
+
+    def attached(self, app: Flask) -> bool:
+        """Tell whether app has a value in this slot."""
+        return self.key in app.extensions
+
 
 def create_base_app(import_name: str, *, service: str, log_level: str = "INFO") -> Flask:
     """Return a Flask app with JSON errors, request ids, access logs and a body limit."""

@@ -12,7 +12,7 @@ import sys
 from flotilla.config import ConfigError
 from flotilla.logs import configure_logging
 from flotilla.service import load
-from flotilla.worker import heartbeat_age, run_job, run_worker
+from flotilla.worker import heartbeat_age, run_job, run_worker, start_jobs
 
 HEALTHY_WITHIN_SECONDS = 30
 
@@ -32,16 +32,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         service = load(args.app)
         config = service.config.from_env()
-    except ConfigError as error:
+        configure_logging(service.name, config.log_level)
+        if args.command == "migrate":
+            service.prepare(config)
+        elif args.command == "worker":
+            run_worker(service, config)
+        else:
+            return _run_one(service, config, args.job)
+    except ConfigError as error:  # also a job's own settings, read when the worker starts
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
-    configure_logging(service.name, config.log_level)
-    if args.command == "migrate":
-        service.prepare(config)
-    elif args.command == "worker":
-        run_worker(service, config)
-    else:
-        return _run_one(service, config, args.job)
     return 0
 
 
@@ -50,7 +50,9 @@ def _run_one(service, config, name: str) -> int:
     if name not in jobs:
         print(f"no job {name!r}; jobs: {', '.join(sorted(jobs)) or 'none'}", file=sys.stderr)
         return 2
-    done = run_job(service.create_app(config), service, jobs[name])
+    app = service.create_app(config)
+    start_jobs(app, [jobs[name]])
+    done = run_job(app, service, jobs[name])
     print(f"{name}: {'skipped (running elsewhere)' if done is None else done}")
     return 0
 

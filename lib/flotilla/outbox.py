@@ -1,11 +1,16 @@
 """The transactional outbox: an event is stored in the same transaction as the change it
-announces, so it exists exactly when the change does; the worker relays it later."""
+announces, so it exists exactly when the change does; the worker relays it later
+(flotilla.relay). The SQL of the outbox table lives here, for every service that has one."""
 
 import uuid
 from pathlib import Path
+from typing import Any
 
-from flask import g, has_request_context
+from flask import Flask, g, has_request_context
 from psycopg2.extras import Json, RealDictCursor
+
+from flotilla.db import get_db
+from flotilla.health import add_report
 
 # A service that emits events lists this folder among its migrations.
 MIGRATIONS = Path(__file__).parent / "migrations" / "outbox"
@@ -23,3 +28,76 @@ def add_event(cursor: RealDictCursor, *, type: str, data: dict) -> str:
         {"id": event_id, "type": type, "request_id": request_id, "data": Json(data)},
     )
     return event_id
+
+
+def pending_events(cursor: RealDictCursor, *, limit: int) -> list[dict]:
+    """Return up to limit unpublished events, oldest first."""
+    cursor.execute(
+        """
+        SELECT id, type, occurred_at, request_id, data
+        FROM outbox
+        WHERE published_at IS NULL
+        ORDER BY seq
+        LIMIT %(limit)s
+        """,
+        {"limit": limit},
+    )
+    return cursor.fetchall()
+
+
+def mark_published(cursor: RealDictCursor, *, event_ids: list[str]) -> int:
+    """Mark events as published; return how many were not marked yet."""
+    cursor.execute(
+        """
+        UPDATE outbox
+        SET published_at = now()
+        WHERE id = ANY(%(ids)s::uuid[])
+          AND published_at IS NULL
+        """,
+        {"ids": event_ids},
+    )
+    return cursor.rowcount
+
+
+def purge_published(cursor: RealDictCursor, *, older_than_hours: int, limit: int) -> int:
+    """Delete up to limit events published more than older_than_hours ago; return how many."""
+    cursor.execute(
+        """
+        DELETE FROM outbox
+        WHERE id IN (
+            SELECT id
+            FROM outbox
+            WHERE published_at < now() - make_interval(hours => %(hours)s)
+            LIMIT %(limit)s
+        )
+        """,
+        {"hours": older_than_hours, "limit": limit},
+    )
+    return cursor.rowcount
+
+
+def backlog() -> dict[str, Any]:
+    """Return how many events wait to be published and the age of the oldest, in seconds."""
+    with get_db().transaction() as cursor:
+        cursor.execute(
+            """
+            SELECT count(*) AS pending,
+                   extract(epoch FROM now() - min(occurred_at)) AS oldest_seconds
+            FROM outbox
+            WHERE published_at IS NULL
+            """
+        )
+        row = cursor.fetchone()
+    return {
+        "pending": row["pending"],
+        "oldest_seconds": round(float(row["oldest_seconds"] or 0), 1),
+    }
+
+
+def report_backlog(app: Flask, config: object) -> None:
+    """Show the backlog in /readyz (a Service extension); it never makes the service unready.
+
+    The API never touches RabbitMQ, so a publisher stays ready while the broker is down;
+    a growing backlog is what such an outage (or a stopped relay) looks like from here.
+    """
+    add_report(app, "outbox", backlog)

@@ -80,6 +80,9 @@ class Job:
     name: str
     every_seconds: float
     run: Callable[[], int | None]  # runs in an app context; returns how many rows it touched
+    # Runs once per worker before the first run: reads the job's own settings (so a worker
+    # fails at start, not every tick) and sets up what its runs share, such as a connection.
+    start: Callable[[Flask], None] | None = None
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ import signal
 import threading
 import time
 import zlib
+from collections.abc import Iterable
 from pathlib import Path
 
 from flask import Flask
@@ -19,13 +20,24 @@ HEARTBEAT = Path("/tmp/flotilla-worker.alive")  # noqa: S108 (tmpfs in productio
 IDLE_SECONDS = 1.0
 
 
+def lock_key(service: Service, job: Job) -> int:
+    """Return the advisory lock a job holds while it runs."""
+    return zlib.crc32(f"{service.name}:{job.name}".encode())
+
+
+def start_jobs(app: Flask, jobs: Iterable[Job]) -> None:
+    """Run the start hook of each job once, before its first run."""
+    for job in jobs:
+        if job.start:
+            job.start(app)
+
+
 def run_job(app: Flask, service: Service, job: Job) -> int | None:
     """Run one job unless another replica is running it; return what it reported."""
-    lock_key = zlib.crc32(f"{service.name}:{job.name}".encode())
     with app.app_context(), get_db().transaction() as cursor:
         # Held for the job's duration and released with this transaction, or when a
         # killed worker's connection drops: never twice at once, never stuck.
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s) AS locked", (lock_key,))
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s) AS locked", (lock_key(service, job),))
         if not cursor.fetchone()["locked"]:
             return None
         done = job.run()
@@ -39,6 +51,7 @@ def run_worker(service: Service, config: ServiceConfig | None = None) -> None:
     config = config or service.config.from_env()
     app = service.create_app(config)
     service.prepare(config)
+    start_jobs(app, service.jobs)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

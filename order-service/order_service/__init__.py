@@ -4,7 +4,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from flotilla import outbox
+from flotilla import outbox, relay
 from flotilla.service import Job, Service
 from order_service import routes
 from order_service.config import RECOVERY_EVERY_SECONDS, Config
@@ -20,11 +20,13 @@ service = Service(
     migrations=[Path(__file__).parent / "migrations", outbox.MIGRATIONS],
     openapi=Path(__file__).with_name("openapi.json"),
     # product-service being down is answered per request (503); it does not make us unready.
-    extensions=[register_products],
+    extensions=[register_products, outbox.report_backlog],
+    # order-worker also publishes the outbox's order.* events (flotilla.relay).
     jobs=[
         Job("settle-pending-orders", RECOVERY_EVERY_SECONDS, settle_pending_orders),
         Job("return-cancelled-stock", RECOVERY_EVERY_SECONDS, return_cancelled_stock),
         Job("purge-idempotency-keys", 3600, purge_idempotency_keys),
+        *relay.JOBS,
     ],
 )
 

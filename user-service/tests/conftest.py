@@ -1,12 +1,16 @@
 """user-service's fixtures; config, app, client and db come from the flotilla plugin."""
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
+import psycopg2
 import pytest
 from flask.testing import FlaskClient
 
 from flotilla.db import Database
+from flotilla.relay import RELAY_JOB
+from flotilla.service import Service
+from flotilla.worker import lock_key
 from flotilla_testing.accounts import PASSWORD, bearer
 from user_service.admin import ensure_admin
 from user_service.config import Config
@@ -14,11 +18,31 @@ from user_service.config import Config
 _emails = itertools.count(1)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def relay_paused(service: Service, config: Config) -> Iterator[None]:
+    """user-worker relays nothing while these tests run; their events never leave the database.
+
+    Holding the relay job's advisory lock makes the worker skip its runs; the tests' users
+    (their ids restart at 1) must not reach the consumers of user.registered.
+    """
+    conn = psycopg2.connect(config.database_url)
+    conn.autocommit = True
+    key = lock_key(service, RELAY_JOB)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", (key,))
+        yield
+        with conn.cursor() as cursor:
+            cursor.execute("TRUNCATE outbox")
+    finally:
+        conn.close()  # releases the lock
+
+
 @pytest.fixture(autouse=True)
 def clean(db: Database, config: Config) -> Database:
-    """Every test starts with no users but the configured admin."""
+    """Every test starts with no users but the configured admin, and an empty outbox."""
     with db.transaction() as cursor:
-        cursor.execute("TRUNCATE users, refresh_tokens RESTART IDENTITY CASCADE")
+        cursor.execute("TRUNCATE users, refresh_tokens, outbox RESTART IDENTITY CASCADE")
     ensure_admin(db, config)
     return db
 

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from flotilla import outbox, relay
 from flotilla.service import Service
 from user_service.admin import ensure_admin
 from user_service.config import Config
@@ -15,10 +16,12 @@ service = Service(
     import_name=__name__,
     config=Config,
     blueprints=[auth, users, keys],
-    migrations=[Path(__file__).parent / "migrations"],
+    migrations=[Path(__file__).parent / "migrations", outbox.MIGRATIONS],
     openapi=Path(__file__).with_name("openapi.json"),
-    extensions=[register_tokens],
+    extensions=[register_tokens, outbox.report_backlog],
     startup=[ensure_admin],
+    # user-worker publishes user.registered; the API itself never touches RabbitMQ.
+    jobs=[*relay.JOBS],
 )
 
 

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, g, jsonify
 from flotilla.auth import require_user
 from flotilla.db import get_db
 from flotilla.errors import ApiError, found
+from flotilla.outbox import add_event
 from flotilla.validation import EMAIL, Field, accepts
 from user_service import repository
 from user_service.config import Config
@@ -68,6 +69,13 @@ def register(data: dict) -> tuple[Response, int]:
         user = repository.insert_user(
             cursor, email=data["email"], name=data["name"], password_hash=password_hash
         )
+        if user:
+            # In the user's transaction: the event exists exactly when the account does.
+            add_event(
+                cursor,
+                type="user.registered",
+                data={"user_id": user["id"], "email": user["email"], "name": user["name"]},
+            )
     if user is None:
         raise ApiError(409, "email_taken", "An account with this email already exists")
     return jsonify(user), 201

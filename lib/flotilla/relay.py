@@ -1,0 +1,192 @@
+"""The outbox relay: a service's worker publishes its outbox to RabbitMQ, in order, at least once.
+
+Each run takes the oldest unpublished rows (a bounded batch), publishes them one by one
+with publisher confirms and marks them published only after RabbitMQ confirmed them. A
+crash between the confirm and the mark publishes those events again on the next run:
+consumers ignore an event id they have processed already.
+
+Rows are not claimed with FOR UPDATE SKIP LOCKED: the worker already runs each job under
+its advisory lock (flotilla.worker), so one relay per service runs at a time, which is what
+publishing in order needs; SKIP LOCKED would let two replicas interleave their batches.
+
+No request touches RabbitMQ: while it is down, events wait in the outbox, the relay logs
+one warning for the outage (not one per run) and retries with backoff.
+"""
+
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pika.exceptions
+from flask import Flask
+
+from flotilla import outbox
+from flotilla.app import Slot
+from flotilla.broker import BrokerSettings, connect, declare_topology, envelope, publish
+from flotilla.config import ConfigError, Env
+from flotilla.db import Database, get_db
+from flotilla.service import Job
+
+log = logging.getLogger(__name__)
+
+RELAY_EVERY_SECONDS = 0.5
+PURGE_EVERY_SECONDS = 3600
+PURGE_BATCH = 10_000
+RETRY_FIRST_SECONDS = 0.5
+RETRY_MAX_SECONDS = 5.0
+# What a lost connection, a refused login or a nacked message raise.
+BROKER_ERRORS = (pika.exceptions.AMQPError, OSError)
+
+
+@dataclass(frozen=True)
+class RelaySettings:
+    """Where the relay publishes, how much per run, and how long published rows are kept."""
+
+    broker: BrokerSettings
+    batch_size: int
+    retention_hours: int
+
+    @classmethod
+    def from_env(cls, env: Env) -> "RelaySettings":
+        """Read RABBITMQ_*, OUTBOX_BATCH_SIZE and OUTBOX_RETENTION_HOURS."""
+        settings = cls(
+            broker=BrokerSettings.from_env(env),
+            batch_size=env.integer("OUTBOX_BATCH_SIZE", 100),
+            retention_hours=env.integer("OUTBOX_RETENTION_HOURS", 7 * 24),
+        )
+        if settings.batch_size < 1 or settings.retention_hours < 1:
+            raise ConfigError("OUTBOX_BATCH_SIZE and OUTBOX_RETENTION_HOURS must be at least 1")
+        return settings
+
+
+class Relay:
+    """Publishes outbox rows over one connection, kept across runs and re-opened after a failure."""
+
+    def __init__(self, settings: RelaySettings, *, name: str = "relay") -> None:
+        self.settings = settings
+        self.name = name
+        self._connection: pika.BlockingConnection | None = None
+        self._channel: Any = None
+        self._down_since: float | None = None
+        self._retry_at = 0.0
+        self._retry_delay = RETRY_FIRST_SECONDS
+
+    def run(self, db: Database) -> int:
+        """Publish one batch of pending events; return how many RabbitMQ confirmed."""
+        channel = self._live_channel()
+        if channel is None:
+            return 0
+        with db.transaction() as cursor:
+            rows = outbox.pending_events(cursor, limit=self.settings.batch_size)
+        confirmed: list[str] = []
+        try:
+            for row in rows:
+                event = envelope(row)
+                publish(channel, event)  # returns once RabbitMQ confirmed (or raises)
+                confirmed.append(event["id"])
+                log.info(
+                    "event published",
+                    extra={"event_id": event["id"], "type": event["type"], **_request(event)},
+                )
+        except BROKER_ERRORS as error:
+            self._lost(error)
+        finally:
+            if confirmed:
+                with db.transaction() as cursor:
+                    outbox.mark_published(cursor, event_ids=confirmed)
+        return len(confirmed)
+
+    def close(self) -> None:
+        """Close the connection, if any."""
+        connection, self._connection, self._channel = self._connection, None, None
+        if connection is not None and connection.is_open:
+            with contextlib.suppress(*BROKER_ERRORS):
+                connection.close()
+
+    def _live_channel(self) -> Any:
+        """Return a channel whose connection works, or None while RabbitMQ is away."""
+        channel = self._open_channel()
+        if channel is None:
+            return None
+        try:
+            # Answers heartbeats, and shows a connection RabbitMQ dropped while it sat idle
+            # (another replica held the relay's lock for a while, the broker restarted).
+            channel.connection.process_data_events(time_limit=0)
+        except BROKER_ERRORS as error:
+            log.info("RabbitMQ connection lost, reconnecting", extra={"error": _reason(error)})
+            self.close()
+            channel = self._open_channel()  # an outage only if this fails too
+        return channel
+
+    def _open_channel(self) -> Any:
+        if self._channel is not None and self._channel.is_open:
+            return self._channel
+        if time.monotonic() < self._retry_at:
+            return None
+        self.close()
+        try:
+            self._connection = connect(self.settings.broker, name=self.name)
+            channel = self._connection.channel()
+            channel.confirm_delivery()
+            declare_topology(channel)
+        except BROKER_ERRORS as error:
+            self._lost(error)
+            return None
+        self._channel = channel
+        if self._down_since is not None:
+            down = round(time.monotonic() - self._down_since, 1)
+            log.info("RabbitMQ reachable again, relaying", extra={"down_seconds": down})
+        self._down_since = None
+        self._retry_delay = RETRY_FIRST_SECONDS
+        return channel
+
+    def _lost(self, error: BaseException) -> None:
+        self.close()
+        reason = _reason(error)
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+            log.warning("RabbitMQ unavailable, events wait in the outbox", extra={"error": reason})
+        else:
+            log.debug("RabbitMQ still unavailable", extra={"error": reason})
+        self._retry_at = time.monotonic() + self._retry_delay
+        self._retry_delay = min(self._retry_delay * 2, RETRY_MAX_SECONDS)
+
+
+def _reason(error: BaseException) -> str:
+    # Some of pika's errors have an empty str(); their repr still says what failed.
+    return f"{type(error).__name__}: {str(error) or repr(error)}"
+
+
+def _request(event: dict) -> dict[str, str]:
+    # The request that caused the event: its id joins this line to that request's lines.
+    return {"request_id": event["request_id"]} if event["request_id"] else {}
+
+
+RELAY: Slot[Relay] = Slot("relay")
+
+
+def start(app: Flask) -> None:
+    """Read the relay's settings once (fail fast) and keep one relay for the worker's life."""
+    if not RELAY.attached(app):
+        RELAY.set(app, Relay(RelaySettings.from_env(Env()), name=f"{app.import_name} relay"))
+
+
+def relay_outbox() -> int:
+    """Publish a batch of the outbox (a Job)."""
+    return RELAY.get().run(get_db())
+
+
+def purge_outbox() -> int:
+    """Delete events published longer ago than the retention (a Job)."""
+    with get_db().transaction() as cursor:
+        return outbox.purge_published(
+            cursor, older_than_hours=RELAY.get().settings.retention_hours, limit=PURGE_BATCH
+        )
+
+
+RELAY_JOB = Job("relay-outbox", RELAY_EVERY_SECONDS, relay_outbox, start=start)
+PURGE_JOB = Job("purge-outbox", PURGE_EVERY_SECONDS, purge_outbox, start=start)
+# A publishing service adds these to its jobs (and outbox.MIGRATIONS to its migrations).
+JOBS = (RELAY_JOB, PURGE_JOB)
