@@ -107,6 +107,12 @@ def query_int(name: str, default: int, *, minimum: int, maximum: int | None = No
     return min(value, maximum) if maximum is not None else value
 
 
+def page_query() -> tuple[int, int]:
+    """Return API.md's paging parameters (limit 1-100, default 20; offset >= 0) or raise 400."""
+    limit = query_int("limit", 20, minimum=1, maximum=100)
+    return limit, query_int("offset", 0, minimum=0, maximum=BIGINT_MAX)
+
+
 def validate_list(
     value: Any,
     schema: Mapping[str, Field],

@@ -4,7 +4,7 @@ from flask import Blueprint, Response, g, jsonify
 
 from flotilla.auth import require_user
 from flotilla.db import get_db
-from flotilla.validation import BIGINT_MAX, query_int
+from flotilla.validation import page_query
 from notification_service import repository
 
 notifications = Blueprint("notifications", __name__, url_prefix="/api/notifications")
@@ -14,8 +14,7 @@ notifications = Blueprint("notifications", __name__, url_prefix="/api/notificati
 @require_user
 def list_notifications() -> Response:
     """Return a page of the caller's own notifications, newest first."""
-    limit = query_int("limit", 20, minimum=1, maximum=100)
-    offset = query_int("offset", 0, minimum=0, maximum=BIGINT_MAX)
+    limit, offset = page_query()
     user_id = g.user["id"]
     with get_db().transaction() as cursor:
         items = repository.list_notifications(cursor, user_id=user_id, limit=limit, offset=offset)

@@ -5,7 +5,7 @@ from flask import Blueprint, Response, g, jsonify
 from flotilla.auth import require_user
 from flotilla.db import get_db
 from flotilla.errors import ApiError
-from flotilla.validation import BIGINT_MAX, Field, json_body, query_int, validate, validate_list
+from flotilla.validation import BIGINT_MAX, Field, json_body, page_query, validate, validate_list
 from order_service import idempotency, repository
 from order_service.config import Config
 from order_service.orders import cancel_order, load_order, order_document, place_order
@@ -57,8 +57,7 @@ def create_order() -> Response | tuple[Response, int]:
 @require_user
 def list_orders() -> Response:
     """Return a page of the caller's own orders, newest first."""
-    limit = query_int("limit", 20, minimum=1, maximum=100)
-    offset = query_int("offset", 0, minimum=0, maximum=BIGINT_MAX)
+    limit, offset = page_query()
     user_id = g.user["id"]
     with get_db().transaction() as cursor:
         rows = repository.list_orders(cursor, user_id=user_id, limit=limit, offset=offset)

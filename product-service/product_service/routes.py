@@ -7,7 +7,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from flotilla.auth import require_admin
 from flotilla.db import get_db
 from flotilla.errors import ApiError, found
-from flotilla.validation import BIGINT_MAX, Field, json_body, query_int, validate
+from flotilla.validation import Field, json_body, page_query, validate
 from product_service import repository
 from product_service.cache import CACHE
 
@@ -55,8 +55,7 @@ def _name_pattern() -> str | None:
 @products.get("")
 def list_products() -> Response:
     """Return a page of the catalog, optionally filtered by name."""
-    limit = query_int("limit", 20, minimum=1, maximum=100)
-    offset = query_int("offset", 0, minimum=0, maximum=BIGINT_MAX)
+    limit, offset = page_query()
     pattern = _name_pattern()
     with get_db().transaction() as cursor:
         items = repository.list_products(cursor, limit=limit, offset=offset, name_pattern=pattern)
