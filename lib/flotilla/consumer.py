@@ -257,6 +257,11 @@ class ConsumerRunner:
                     break
         except pika.exceptions.AMQPError as error:
             self._disconnect("RabbitMQ connection lost, reconnecting", error)
+        except Exception as error:  # a bug here must not stop the worker's jobs
+            log.exception("consumer failed")
+            # Redelivered after the reconnect's backoff; one that fails like this every time
+            # ends in the dead-letter queue after DELIVERY_LIMIT deliveries.
+            self._disconnect("consumer reset, reconnecting", error)
 
     def close(self) -> None:
         """Close the connection; unacknowledged events go back to their queues."""
