@@ -216,7 +216,7 @@ def test_mail_waits_out_an_smtp_outage_and_is_sent_once(api, publish, customer, 
         assert [n["email"] for n in notifications(api, customer, subject)] == ["queued"]
     finally:
         maildev.start()  # a stopped container is not restarted by its policy
-    wait_until(maildev_answers, 30, "MailDev to answer again")
+    wait_until(maildev_answers, 90, "MailDev to answer again")
     wait_for_mail(api, customer, subject)
     time.sleep(2)
     assert len(mails(customer["email"], subject)) == 1
