@@ -7,8 +7,8 @@ PROD := $(COMPOSE) -f docker-compose.yml -f docker-compose.prod.yml
 # TEST_PROJECT, as for scripts/test-stack, lets two checkouts lint and test side by side.
 TEST_PROJECT ?= flotilla-test
 TEST := $(COMPOSE) -p $(TEST_PROJECT) -f docker-compose.yml -f docker-compose.test.yml
-SERVICES := user-service product-service order-service api-gateway
-DATABASES := users products orders
+SERVICES := user-service product-service order-service notification-service api-gateway
+DATABASES := users products orders notifications
 # The linter runs from the test-runner image, so the host needs nothing but Docker.
 TOOLS := $(TEST) --profile tests run --rm --no-deps -T -v "$(CURDIR)":/src:ro -w /src tests
 
@@ -50,7 +50,7 @@ fmt: ## Reformat the code with ruff
 seed: ## Load the demo catalog and a demo customer into the running stack (idempotent)
 	COMPOSE="$(COMPOSE)" scripts/seed
 
-psql: psql-users ## psql as a service's own role: psql-users, psql-products, psql-orders
+psql: psql-users ## psql as a service's own role: psql-users, psql-products, psql-orders, psql-notifications
 
 # A static pattern rule: make never applies implicit (%) rules to .PHONY targets.
 $(addprefix psql-,$(DATABASES)): psql-%:

@@ -20,7 +20,12 @@ def test_health_aggregates_every_service(api):
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
-    assert set(body["services"]) == {"user-service", "product-service", "order-service"}
+    assert set(body["services"]) == {
+        "user-service",
+        "product-service",
+        "order-service",
+        "notification-service",
+    }
 
 
 @pytest.mark.parametrize(

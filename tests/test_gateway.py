@@ -154,6 +154,7 @@ PUBLIC_OPERATIONS = {
         ("GET", "/api/orders/{order_id}"),
         ("POST", "/api/orders/{order_id}/cancel"),
     },
+    "notification-service": {("GET", "/api/notifications")},
 }
 SERVES_OPENAPI = (
     "import sys, urllib.request as u\n"
@@ -198,6 +199,7 @@ def test_the_merged_openapi_document_validates_and_lists_every_public_route(api,
         "/api/users",
         "/api/products",
         "/api/orders",
+        "/api/notifications",
         "/api/openapi.json",
         "/api/docs",
     )

@@ -33,6 +33,7 @@ ROUTES = (
     Route("/api/users", "user-service", auth="user"),
     Route("/api/products", "product-service", auth="writes"),
     Route("/api/orders", "order-service", auth="user"),
+    Route("/api/notifications", "notification-service", auth="user"),
 )
 # The stricter limit: what a password-guessing or sign-up flood goes through.
 AUTH_LIMITED = frozenset({("POST", "/api/auth/login"), ("POST", "/api/auth/register")})
@@ -120,6 +121,9 @@ class Config(ServiceConfig):
                 "user-service": env.get("USER_SERVICE_URL", "http://user-service:8000"),
                 "product-service": env.get("PRODUCT_SERVICE_URL", "http://product-service:8000"),
                 "order-service": env.get("ORDER_SERVICE_URL", "http://order-service:8000"),
+                "notification-service": env.get(
+                    "NOTIFICATION_SERVICE_URL", "http://notification-service:8000"
+                ),
             },
             "routes": ROUTES,
             "connect_timeout": env.number("UPSTREAM_CONNECT_TIMEOUT", 2.0),

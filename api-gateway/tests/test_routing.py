@@ -15,6 +15,8 @@ from gateway.proxy import clean_path
         ("/api/products/7", "product-service"),
         ("/api/orders", "order-service"),
         ("/api/orders/3/cancel", "order-service"),
+        ("/api/notifications", "notification-service"),
+        ("/api/notificationsX", None),
         ("/api/productsX", None),
         ("/api/auth", "user-service"),
         ("/api/users", "user-service"),
@@ -99,5 +101,10 @@ def test_health_reports_every_upstream(client):
     assert response.status_code == 200
     assert response.json == {
         "status": "ok",
-        "services": {"user-service": "ok", "product-service": "ok", "order-service": "ok"},
+        "services": {
+            "user-service": "ok",
+            "product-service": "ok",
+            "order-service": "ok",
+            "notification-service": "ok",
+        },
     }

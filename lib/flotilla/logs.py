@@ -6,6 +6,9 @@ import re
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from flask import Flask, Response, g, has_request_context, request
@@ -14,6 +17,8 @@ REQUEST_ID_HEADER = "X-Request-ID"
 SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 # Attributes every LogRecord has; anything else was passed with extra= and is logged.
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+# The request id of work done outside a request (an event, a mail) on its behalf.
+_BACKGROUND_REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
 class JsonFormatter(logging.Formatter):
@@ -34,6 +39,8 @@ class JsonFormatter(logging.Formatter):
         }
         if has_request_context() and "request_id" in g:
             line["request_id"] = g.request_id
+        elif _BACKGROUND_REQUEST_ID.get():
+            line["request_id"] = _BACKGROUND_REQUEST_ID.get()
         line.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
@@ -47,6 +54,16 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+
+
+@contextmanager
+def request_id_scope(request_id: str | None) -> Iterator[None]:
+    """Log the lines of the enclosed work, done outside a request, with request_id."""
+    token = _BACKGROUND_REQUEST_ID.set(request_id)
+    try:
+        yield
+    finally:
+        _BACKGROUND_REQUEST_ID.reset(token)
 
 
 def incoming_request_id() -> str:

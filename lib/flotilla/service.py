@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 import psycopg2
 from flask import Blueprint, Flask
@@ -18,6 +18,9 @@ from flotilla.config import ConfigError, Env, database_url, internal_api_token
 from flotilla.db import Database, migrate
 from flotilla.health import Check, register_health
 from flotilla.openapi import load_document, register_openapi
+
+if TYPE_CHECKING:  # pika is only in the images of services that use RabbitMQ
+    from flotilla.consumer import Consumer
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -99,6 +102,7 @@ class Service:
     checks: Callable[[Flask], Mapping[str, Check]] | None = None
     startup: Sequence[StartupTask] = ()
     jobs: Sequence[Job] = field(default=())
+    consumers: Sequence["Consumer"] = ()  # fed by the worker, alongside the jobs
 
     def create_app(self, config: ServiceConfig | None = None) -> Flask:
         """Build the app: extensions and blueprints, nothing run against anything."""

@@ -1,4 +1,5 @@
-"""A service's worker: runs its periodic jobs on a schedule, one replica at a time per job."""
+"""A service's worker: runs its periodic jobs on a schedule, one replica at a time per job,
+and between them feeds its consumers the events they receive (flotilla.consumer)."""
 
 import logging
 import signal
@@ -7,11 +8,16 @@ import time
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flask import Flask
 
+from flotilla.config import Env
 from flotilla.db import get_db
 from flotilla.service import Job, Service, ServiceConfig
+
+if TYPE_CHECKING:
+    from flotilla.consumer import ConsumerRunner
 
 log = logging.getLogger(__name__)
 
@@ -47,25 +53,45 @@ def run_job(app: Flask, service: Service, job: Job) -> int | None:
 
 
 def run_worker(service: Service, config: ServiceConfig | None = None) -> None:
-    """Run the service's jobs until SIGTERM or SIGINT."""
+    """Run the service's jobs and consumers until SIGTERM or SIGINT."""
     config = config or service.config.from_env()
     app = service.create_app(config)
+    runner = _consumer_runner(app, service)
     service.prepare(config)
     start_jobs(app, service.jobs)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     due = {job.name: 0.0 for job in service.jobs}
-    log.info("worker started", extra={"jobs": sorted(due)})
+    queues = [consumer.queue for consumer in service.consumers]
+    log.info("worker started", extra={"jobs": sorted(due), "queues": queues})
     while not stop.is_set():
         for job in service.jobs:
             if time.monotonic() >= due[job.name]:
                 _run_logged(app, service, job)
                 due[job.name] = time.monotonic() + job.every_seconds
+        # Touched while RabbitMQ is away too: the worker is alive and reconnecting, and
+        # restarting it would not bring RabbitMQ back.
         HEARTBEAT.touch()
         next_due = min(due.values(), default=time.monotonic() + IDLE_SECONDS)
-        stop.wait(min(IDLE_SECONDS, max(0.05, next_due - time.monotonic())))
+        wait = min(IDLE_SECONDS, max(0.05, next_due - time.monotonic()))
+        if runner:
+            runner.poll(wait)
+        else:
+            stop.wait(wait)
+    if runner:
+        runner.close()
     log.info("worker stopped")
+
+
+def _consumer_runner(app: Flask, service: Service) -> "ConsumerRunner | None":
+    if not service.consumers:
+        return None
+    # Imported here: pika is only in the images of services that use RabbitMQ.
+    from flotilla.broker import BrokerSettings
+    from flotilla.consumer import ConsumerRunner
+
+    return ConsumerRunner(app, service.consumers, BrokerSettings.from_env(Env()))
 
 
 def _run_logged(app: Flask, service: Service, job: Job) -> None:

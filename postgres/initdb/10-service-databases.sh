@@ -34,3 +34,4 @@ create_service_database() {
 create_service_database users USERS_DB_PASSWORD
 create_service_database products PRODUCTS_DB_PASSWORD
 create_service_database orders ORDERS_DB_PASSWORD
+create_service_database notifications NOTIFICATIONS_DB_PASSWORD

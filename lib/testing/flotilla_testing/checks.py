@@ -13,7 +13,7 @@ from flotilla.db import migrate
 from flotilla.service import Job
 from flotilla.worker import run_job
 
-DATABASES = ("users", "products", "orders")
+DATABASES = ("users", "products", "orders", "notifications")
 
 
 def test_livez_and_readyz(client):
