@@ -5,7 +5,7 @@ from flask import Flask
 from requests.adapters import HTTPAdapter
 
 from flotilla.app import Slot
-from gateway.breaker import CircuitBreaker
+from flotilla.breaker import CircuitBreaker
 from gateway.config import Config
 
 UPSTREAMS: Slot[dict[str, requests.Session]] = Slot("upstreams")
@@ -20,6 +20,8 @@ def register_upstreams(app: Flask, config: Config) -> None:
         session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=32))
         session.trust_env = False
         sessions[name] = session
-        breakers[name] = CircuitBreaker(config.breaker.failures, config.breaker.open_seconds)
+        breakers[name] = CircuitBreaker(
+            config.breaker.failures, config.breaker.open_seconds, name=name
+        )
     UPSTREAMS.set(app, sessions)
     BREAKERS.set(app, breakers)

@@ -1,0 +1,78 @@
+"""Forwarding, seen from a stub upstream in the test process: what goes out, what comes back,
+and what the gateway answers when an upstream misbehaves."""
+
+import pytest
+
+from conftest import answer
+
+
+def test_the_query_string_and_the_request_id_reach_the_service(stub_upstream, gateway_to):
+    stub = stub_upstream()
+    client = gateway_to(stub.url).test_client()
+    response = client.get("/api/auth/x?b=2&a=%2F&c=a+b&d", headers={"X-Request-ID": "proxy-1"})
+    assert response.status_code == 200
+    assert response.headers["X-Request-ID"] == "proxy-1"
+    [received] = stub.received
+    assert received.target == "/api/auth/x?b=2&a=%2F&c=a+b&d"  # exactly as sent
+    assert received.header("X-Request-ID") == "proxy-1"
+
+
+def test_a_query_string_that_is_not_ascii_is_400(stub_upstream, gateway_to):
+    stub = stub_upstream()
+    client = gateway_to(stub.url).test_client()
+    response = client.get("/api/auth/x", environ_overrides={"QUERY_STRING": "q=\xff"})
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "bad_request"
+    assert stub.received == []
+
+
+HOP_BY_HOP_ANSWER = {
+    "Connection": "keep-alive, X-Upstream-Hop",
+    "X-Upstream-Hop": "only for the gateway",
+    "Keep-Alive": "timeout=5",
+    "Proxy-Authenticate": 'Basic realm="x"',
+    "Upgrade": "h2c",
+    "Trailer": "X-Checksum",
+}
+HOP_BY_HOP_REQUEST = {
+    "Connection": "X-Client-Hop",
+    "X-Client-Hop": "only for the gateway",
+    "Keep-Alive": "timeout=5",
+    "Proxy-Authorization": "Basic eDp5",
+    "TE": "trailers",
+    "Upgrade": "websocket",
+}
+
+
+def test_hop_by_hop_headers_are_dropped_both_ways(stub_upstream, gateway_to):
+    stub = stub_upstream(lambda _: answer(headers={**HOP_BY_HOP_ANSWER, "X-End": "kept"}))
+    client = gateway_to(stub.url).test_client()
+    response = client.post(
+        "/api/auth/login", json={}, headers={**HOP_BY_HOP_REQUEST, "X-End": "kept"}
+    )
+    assert response.status_code == 200
+    assert response.headers["X-End"] == "kept"
+    for name in HOP_BY_HOP_ANSWER:
+        assert name not in response.headers, name
+    [received] = stub.received
+    assert received.header("X-End") == "kept"
+    for name in HOP_BY_HOP_REQUEST:
+        if name != "Connection":
+            assert received.header(name) is None, name
+    assert received.header("Connection") == "keep-alive"  # the gateway's own, for its hop
+
+
+@pytest.mark.parametrize("cache_control", ["no-store", "private, max-age=0"])
+def test_cache_control_passes_through(stub_upstream, gateway_to, cache_control):
+    stub = stub_upstream(lambda _: answer(headers={"Cache-Control": cache_control}))
+    response = gateway_to(stub.url).test_client().post("/api/auth/login", json={})
+    assert response.headers["Cache-Control"] == cache_control
+
+
+def test_an_upstream_answer_that_is_not_valid_http_is_502(stub_upstream, gateway_to):
+    # Two different lengths: the HTTP client refuses the answer (requests' InvalidHeader).
+    stub = stub_upstream(lambda _: answer(headers={"Content-Length": "3"}))
+    client = gateway_to(stub.url).test_client()
+    response = client.get("/api/auth/x")
+    assert response.status_code == 502
+    assert response.json["error"]["code"] == "bad_gateway"
