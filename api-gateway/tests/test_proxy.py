@@ -1,7 +1,12 @@
 """Forwarding, seen from a stub upstream in the test process: what goes out, what comes back,
 and what the gateway answers when an upstream misbehaves."""
 
+import time
+
 import pytest
+
+import flotilla.clients
+from flotilla import gunicorn_conf
 
 from conftest import answer
 
@@ -76,3 +81,49 @@ def test_an_upstream_answer_that_is_not_valid_http_is_502(stub_upstream, gateway
     response = client.get("/api/auth/x")
     assert response.status_code == 502
     assert response.json["error"]["code"] == "bad_gateway"
+
+
+def close_if_idle(seconds: float):
+    """A reply that closes, unanswered, a connection reused after `seconds` of idleness:
+    what a server that closes idle keep-alive connections does to a request that arrives
+    as it closes."""
+    answered_at: dict[int, float] = {}
+
+    def reply(received):
+        last = answered_at.get(received.connection)
+        if last is not None and time.monotonic() - last > seconds:
+            return None
+        answered_at[received.connection] = time.monotonic()
+        return answer()
+
+    return reply
+
+
+def test_a_post_never_goes_out_on_a_connection_the_service_may_be_closing(
+    stub_upstream, gateway_to, monkeypatch
+):
+    monkeypatch.setattr(flotilla.clients, "POOL_IDLE_SECONDS", 0.2)
+    stub = stub_upstream(close_if_idle(0.4))
+    client = gateway_to(stub.url).test_client()
+    assert client.post("/api/auth/login", json={}).status_code == 200
+    time.sleep(0.6)
+    assert client.post("/api/auth/login", json={}).status_code == 200
+    assert [r.connection for r in stub.received] == [1, 2]
+
+
+def test_a_post_lost_on_a_closing_connection_is_not_sent_again(
+    stub_upstream, gateway_to, monkeypatch
+):
+    # What the idle limit prevents: the service closes, the POST's fate is unknown.
+    monkeypatch.setattr(flotilla.clients, "POOL_IDLE_SECONDS", 60)
+    stub = stub_upstream(close_if_idle(0.4))
+    client = gateway_to(stub.url).test_client()
+    assert client.post("/api/auth/login", json={}).status_code == 200
+    time.sleep(0.6)
+    response = client.post("/api/auth/login", json={})
+    assert response.status_code == 503
+    assert [r.connection for r in stub.received] == [1, 1]
+
+
+def test_the_pool_forgets_idle_connections_well_before_the_services_do():
+    assert gunicorn_conf.keepalive >= 2 * flotilla.clients.POOL_IDLE_SECONDS

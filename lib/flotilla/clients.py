@@ -4,6 +4,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
@@ -21,6 +22,10 @@ from flotilla.logs import REQUEST_ID_HEADER
 log = logging.getLogger(__name__)
 
 DEFAULT_RESOLVE_TIMEOUT = 2.0
+# A pooled connection idle for longer is closed instead of reused. gunicorn closes idle
+# keep-alive connections after 75 s (flotilla.gunicorn_conf): a request sent on one just as
+# the service closes it fails, and a POST that failed that way cannot be sent again.
+POOL_IDLE_SECONDS = 30.0
 _resolver: ThreadPoolExecutor | None = None
 _resolver_pid: int | None = None
 _resolver_lock = threading.Lock()
@@ -63,6 +68,8 @@ class UpstreamError(ApiError):
 class _QuickResolveConnection(HTTPConnection):
     """An HTTP connection whose name lookup is bounded by the connect timeout."""
 
+    idle_since: float | None = None  # when the pool last got it back
+
     def _new_conn(self) -> socket.socket:
         timeout = self.timeout if isinstance(self.timeout, int | float) else None
         timeout = timeout or DEFAULT_RESOLVE_TIMEOUT
@@ -71,20 +78,45 @@ class _QuickResolveConnection(HTTPConnection):
         return super()._new_conn()
 
 
-class _QuickResolvePool(HTTPConnectionPool):
+class _Pool(HTTPConnectionPool):
+    """A pool of quick-resolving connections that closes those idle for POOL_IDLE_SECONDS."""
+
     ConnectionCls = _QuickResolveConnection
 
+    def _get_conn(self, timeout: float | None = None) -> HTTPConnection:
+        conn = super()._get_conn(timeout)
+        idle_since = getattr(conn, "idle_since", None)
+        if idle_since is not None and time.monotonic() - idle_since > POOL_IDLE_SECONDS:
+            # Before the service closes it: the request goes out on a new connection.
+            conn.close()
+        return conn
 
-class _QuickResolveAdapter(HTTPAdapter):
-    """A requests adapter whose plain-HTTP connections use _QuickResolveConnection."""
+    def _put_conn(self, conn: HTTPConnection | None) -> None:
+        if conn is not None:
+            conn.idle_since = time.monotonic()
+        super()._put_conn(conn)
+
+
+class _PoolAdapter(HTTPAdapter):
+    """A requests adapter whose plain-HTTP connections come from _Pool."""
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        """Create the pool manager, then swap in the quick-resolving pool for http."""
+        """Create the pool manager, then swap in _Pool for http."""
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = {
             **self.poolmanager.pool_classes_by_scheme,
-            "http": _QuickResolvePool,
+            "http": _Pool,
         }
+
+
+def pooled_session(pool_size: int) -> requests.Session:
+    """Return a session for one service: keep-alive connections that never outstay the
+    service's keep-alive, bounded name lookups, no proxies from the environment."""
+    session = requests.Session()
+    session.mount("http://", _PoolAdapter(pool_connections=1, pool_maxsize=pool_size))
+    session.mount("https://", HTTPAdapter(pool_connections=1, pool_maxsize=pool_size))
+    session.trust_env = False
+    return session
 
 
 class ServiceClient:
@@ -120,16 +152,7 @@ class ServiceClient:
         if self._session is None or self._session_pid != os.getpid():
             with self._lock:
                 if self._session is None or self._session_pid != os.getpid():
-                    session = requests.Session()
-                    session.mount(
-                        "http://",
-                        _QuickResolveAdapter(pool_connections=1, pool_maxsize=self.pool_size),
-                    )
-                    session.mount(
-                        "https://", HTTPAdapter(pool_connections=1, pool_maxsize=self.pool_size)
-                    )
-                    session.trust_env = False  # no proxies from the environment in between
-                    self._session = session
+                    self._session = pooled_session(self.pool_size)
                     self._session_pid = os.getpid()
         return self._session
 
