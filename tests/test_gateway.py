@@ -104,6 +104,24 @@ def test_a_request_id_appears_in_the_logs_of_nginx_the_gateway_and_the_service(
         assert any(line.get("status") == 200 and "/api/users/me" in line["path"] for line in lines)
 
 
+def test_the_gateway_logs_the_client_address_nginx_saw(api, stack):
+    request_id = f"client-{uuid.uuid4().hex}"
+    since = time.time() - 1
+    # A forged header changes nothing: NGINX replaces it with the address it saw.
+    api.get("/api/nothing", headers={"X-Request-ID": request_id, "X-Forwarded-For": "1.2.3.4"})
+
+    def access_line(service: str) -> dict:
+        logs = wait_for_log([container_of(stack, service)], request_id, since)
+        lines = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
+        return next(
+            line for line in lines if line.get("request_id") == request_id and "status" in line
+        )
+
+    client = access_line("nginx")["remote_addr"]
+    assert client != "1.2.3.4"
+    assert access_line("api-gateway")["client"] == client
+
+
 @pytest.mark.parametrize("request_id", ["", "x" * 500])
 def test_an_insane_request_id_is_replaced_everywhere(api, stack, auth_headers, request_id):
     since = time.time() - 1

@@ -1,10 +1,11 @@
 """Fixed-window rate limits in Redis, shared by every gateway replica; fails open."""
 
 import ipaddress
+import logging
 import math
 from dataclasses import dataclass
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, g, has_request_context, request
 
 from flotilla.app import Slot
 from flotilla.errors import ApiError
@@ -81,8 +82,29 @@ LIMITER: Slot[RateLimiter] = Slot("rate_limiter")
 
 
 def register_limiter(app: Flask, config: Config) -> None:
-    """Give the app its rate limiter (LIMITER.get())."""
+    """Give the app its rate limiter (LIMITER.get()); access lines name the client it used."""
     LIMITER.set(app, RateLimiter(config.rate_limits))
+    logging.getLogger("flotilla.access").addFilter(CLIENT_IN_ACCESS_LOG)  # once per process
+
+
+def client_address() -> str:
+    """Return the current request's client address, as rate limits and logs know it."""
+    if "client" not in g:
+        g.client = client_ip(Config.current().rate_limits.trusted_proxies)
+    return g.client
+
+
+class ClientInAccessLog(logging.Filter):
+    """Puts the client address on the gateway's access lines, so logs and limits agree."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Add `client` to records logged while a request is handled."""
+        if has_request_context():
+            record.client = client_address()
+        return True
+
+
+CLIENT_IN_ACCESS_LOG = ClientInAccessLog()
 
 
 def client_ip(trusted: tuple) -> str:
@@ -117,12 +139,12 @@ def enforce(limiter: RateLimiter, user_id: int | None) -> None:
     settings = limiter.settings
     if (request.method, request.path.rstrip("/")) in AUTH_LIMITED:
         # Keyed by address and route: sign-up and login are always anonymous.
-        key = f"auth:{request.path.rstrip('/')}:{client_ip(settings.trusted_proxies)}"
+        key = f"auth:{request.path.rstrip('/')}:{client_address()}"
         limit = settings.auth
     elif user_id is not None:
         key, limit = f"user:{user_id}", settings.default
     else:
-        key, limit = f"ip:{client_ip(settings.trusted_proxies)}", settings.default
+        key, limit = f"ip:{client_address()}", settings.default
     verdict = limiter.hit(key, limit)
     if verdict is None:
         return

@@ -92,6 +92,20 @@ def test_forwarded_for_is_believed_only_from_a_trusted_proxy(limited_app):
     assert clients == [404, 404, 404, 404]  # NGINX's word: four different clients
 
 
+def test_the_access_log_names_the_client_that_was_counted(limited_app, caplog):
+    forwarded, spoofer = fresh_ip(), fresh_ip()
+    proxy = client_at(limited_app, "172.18.0.5")
+    with caplog.at_level("INFO", logger="flotilla.access"):
+        statuses = [
+            proxy.get("/api/nothing", headers={"X-Forwarded-For": forwarded}).status_code
+            for _ in range(4)
+        ]
+        client_at(limited_app, spoofer).get("/api/nothing", headers={"X-Forwarded-For": "1.2.3.4"})
+    assert statuses == [404, 404, 404, 429]  # one key: the forwarded address
+    logged = [r.client for r in caplog.records if r.name == "flotilla.access"]
+    assert logged == [forwarded] * 4 + [spoofer]
+
+
 @pytest.fixture
 def no_redis_app(config, app_with):
     """A gateway whose Redis is a port nothing listens on."""
