@@ -5,7 +5,7 @@ import os
 import socket
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
@@ -28,6 +28,7 @@ DEFAULT_RESOLVE_TIMEOUT = 2.0
 POOL_IDLE_SECONDS = 30.0
 _resolver: ThreadPoolExecutor | None = None
 _resolver_pid: int | None = None
+_lookups: dict[tuple[str, int], Future] = {}  # under way, by (host, port)
 _resolver_lock = threading.Lock()
 
 
@@ -37,19 +38,40 @@ def resolves(host: str, port: int, timeout: float) -> bool:
     A socket's connect timeout does not cover the name lookup before it. On a Compose
     network the name of a stopped container can take 10 s to fail, so a dead dependency
     would stall every caller; this bounds the lookup (the lookup thread finishes on its own).
+    Callers asking for a name whose lookup is under way wait for that one: lookups that
+    hang take at most one thread per name, never all of them, so the names of live
+    services still resolve.
     """
-    global _resolver, _resolver_pid
-    if _resolver is None or _resolver_pid != os.getpid():
-        with _resolver_lock:
-            if _resolver is None or _resolver_pid != os.getpid():
-                _resolver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="resolve")
-                _resolver_pid = os.getpid()
-    future = _resolver.submit(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM)
     try:
-        future.result(timeout=timeout)
+        _lookup(host, port).result(timeout=timeout)
     except (FutureTimeout, OSError):
         return False
     return True
+
+
+def _lookup(host: str, port: int) -> Future:
+    """Return the lookup of (host, port) under way, starting one when there is none."""
+    global _resolver, _resolver_pid
+    with _resolver_lock:
+        if _resolver is None or _resolver_pid != os.getpid():  # threads do not survive fork()
+            _resolver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="resolve")
+            _resolver_pid = os.getpid()
+            _lookups.clear()
+        key = (host, port)
+        future = _lookups.get(key)
+        if future is not None:
+            return future
+        future = _resolver.submit(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM)
+        _lookups[key] = future
+    # Outside the lock: a lookup done already runs the callback right here.
+    future.add_done_callback(lambda done: _forget(key, done))
+    return future
+
+
+def _forget(key: tuple[str, int], future: Future) -> None:
+    with _resolver_lock:
+        if _lookups.get(key) is future:
+            del _lookups[key]
 
 
 class UpstreamError(ApiError):
