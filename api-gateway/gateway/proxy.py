@@ -95,7 +95,9 @@ def forward(
             if attempt == attempts:
                 raise _unavailable(name, "is not reachable") from None
             log.info("retrying upstream", extra={"upstream": name, "error": str(error)})
-    chunks = stream_with_context(_relay(upstream, name))
+    body = upstream.raw.stream(CHUNK_BYTES, decode_content=False)  # as sent: still compressed
+    head = _head(upstream, body, name=name, breaker=breaker)
+    chunks = stream_with_context(_relay(head, body, name))
     response = Response(chunks, status=upstream.status_code, headers=_response_headers(upstream))
     response.call_on_close(upstream.close)
     return response
@@ -137,24 +139,52 @@ def _send(
         message = f"{name} is unavailable (circuit open)"
         raise ApiError(503, "service_unavailable", message) from None
     except requests.ReadTimeout:
-        log.warning("upstream timed out", extra={"upstream": name})
-        raise ApiError(504, "gateway_timeout", f"{name} did not answer in time") from None
+        raise _timed_out(name) from None
     except requests.ConnectionError:
         raise
     except TRANSPORT_ERRORS as error:
-        log.warning("upstream answer unusable", extra={"upstream": name, "error": repr(error)})
-        raise ApiError(502, "bad_gateway", f"{name} sent an invalid answer") from None
+        raise _invalid_answer(name, error) from None
 
 
-def _relay(upstream: requests.Response, name: str) -> Iterator[bytes]:
-    """Yield the upstream's body as it arrives, as it was sent (still compressed, if it was)."""
+def _head(
+    upstream: requests.Response, body: Iterator[bytes], *, name: str, breaker: CircuitBreaker
+) -> bytes:
+    """Read the body's first CHUNK_BYTES (most answers whole) while a failure can still be
+    answered with a JSON error."""
+    head = b""
     try:
-        yield from upstream.raw.stream(CHUNK_BYTES, decode_content=False)
+        while len(head) < CHUNK_BYTES and (chunk := next(body, None)) is not None:
+            head += chunk
+    except TRANSPORT_ERRORS as error:
+        upstream.close()
+        breaker.failed()
+        if isinstance(error, urllib3.exceptions.ReadTimeoutError):
+            raise _timed_out(name) from None
+        raise _invalid_answer(name, error) from None
+    return head
+
+
+def _relay(head: bytes, rest: Iterator[bytes], name: str) -> Iterator[bytes]:
+    """Yield the body's head, then the rest as it arrives."""
+    if head:
+        yield head
+    try:
+        yield from rest
     except TRANSPORT_ERRORS as error:
         # The status line is gone already: the server can only cut the connection, which
         # it does on this exception, so the client never takes a part for the whole.
         log.warning("upstream answer cut off", extra={"upstream": name, "error": repr(error)})
         raise
+
+
+def _timed_out(name: str) -> ApiError:
+    log.warning("upstream timed out", extra={"upstream": name})
+    return ApiError(504, "gateway_timeout", f"{name} did not answer in time")
+
+
+def _invalid_answer(name: str, error: Exception) -> ApiError:
+    log.warning("upstream answer unusable", extra={"upstream": name, "error": repr(error)})
+    return ApiError(502, "bad_gateway", f"{name} sent an invalid answer")
 
 
 def _unavailable(name: str, why: str) -> ApiError:

@@ -53,10 +53,11 @@ def answer(status: str = "200 OK", headers: dict[str, str] | None = None, body: 
 
 class StubUpstream:
     """An HTTP/1.1 server in the test process that answers with whatever bytes `reply`
-    returns, keeps connections alive, and records every request it read."""
+    returns, keeps connections alive (unless `close`), and records every request it read."""
 
-    def __init__(self, reply: Reply) -> None:
+    def __init__(self, reply: Reply, *, close: bool = False) -> None:
         self.reply = reply
+        self.close_after_reply = close
         self.received: list[Received] = []
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._connections = itertools.count(1)
@@ -80,6 +81,8 @@ class StubUpstream:
                 if reply is None:
                     return
                 conn.sendall(reply)
+                if self.close_after_reply:
+                    return
 
     @staticmethod
     def _read(stream, number: int) -> Received | None:
@@ -104,8 +107,8 @@ def stub_upstream():
     """Start stub upstreams: stub_upstream(reply) → StubUpstream; closed after the test."""
     stubs = []
 
-    def start(reply: Reply = lambda _: answer()) -> StubUpstream:
-        stubs.append(StubUpstream(reply))
+    def start(reply: Reply = lambda _: answer(), *, close: bool = False) -> StubUpstream:
+        stubs.append(StubUpstream(reply, close=close))
         return stubs[-1]
 
     yield start

@@ -86,11 +86,30 @@ def test_an_upstream_answer_that_is_not_valid_http_is_502(stub_upstream, gateway
     assert response.json["error"]["code"] == "bad_gateway"
 
 
-def test_an_answer_cut_off_midway_is_cut_off_for_the_client_too(stub_upstream, gateway_to, caplog):
-    # The status line and a part of the body, then nothing.
-    stub = stub_upstream(lambda _: b'HTTP/1.1 200 OK\r\nContent-Length: 30\r\n\r\n{"part')
+def partial_answer(length: int, sent: int) -> bytes:
+    """The status line and headers of a body of `length` bytes, and its first `sent` bytes."""
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % length + b"x" * sent
+
+
+@pytest.mark.parametrize("close, status", [(False, 504), (True, 502)], ids=["stalls", "closes"])
+def test_an_answer_that_breaks_off_early_is_a_json_error(stub_upstream, gateway_to, close, status):
+    # Nothing was sent to the client yet: the gateway can still answer properly.
+    stub = stub_upstream(lambda _: partial_answer(30, 6), close=close)
     response = gateway_to(stub.url, read_timeout=0.5).test_client().get("/api/auth/x")
-    assert response.status_code == 200  # on its way before the body stalled
+    assert response.status_code == status
+    assert response.json["error"]["code"] in {"gateway_timeout", "bad_gateway"}
+
+
+@pytest.fixture
+def stalls_midway(stub_upstream, gateway_to):
+    """A gateway whose upstream sends more than the first chunk (64 KiB), then stalls."""
+    stub = stub_upstream(lambda _: partial_answer(200_000, 70_000))
+    return gateway_to(stub.url, read_timeout=0.5)
+
+
+def test_an_answer_that_breaks_off_midway_is_cut_off_for_the_client_too(stalls_midway, caplog):
+    response = stalls_midway.test_client().get("/api/auth/x")
+    assert response.status_code == 200  # the client may have the first chunk by now
     with pytest.raises(urllib3.exceptions.HTTPError):  # the server cuts the connection
         response.get_data()
     assert "upstream answer cut off" in caplog.text
