@@ -49,6 +49,11 @@ def _readiness(session: requests.Session, base_url: str) -> str:
 READINESS: Slot[Readiness] = Slot("readiness")
 
 
+def upstream_states() -> dict[str, str]:
+    """Return every upstream's readiness for the current app, at most a second old."""
+    return READINESS.get().states()
+
+
 def register_readiness(app: Flask, config: Config) -> None:
     """Give the app its upstreams' readiness (READINESS.get()), asked over their sessions."""
     READINESS.set(app, Readiness(UPSTREAMS.get(app), config.upstreams))

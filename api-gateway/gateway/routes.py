@@ -5,7 +5,7 @@ from flask import Blueprint, Response, jsonify, request, send_file
 from flotilla.errors import ApiError
 from gateway.auth import caller_id, check_auth
 from gateway.config import Config
-from gateway.health import READINESS
+from gateway.health import upstream_states
 from gateway.openapi import DOCS_CSP, DOCS_PAGE, OPENAPI
 from gateway.proxy import forward
 from gateway.ratelimit import LIMITER, add_headers, enforce
@@ -62,7 +62,7 @@ def proxy(rest: str) -> Response:
 @edge.get("/health")
 def health() -> tuple[Response, int]:
     """Report whether every upstream is ready."""
-    states = READINESS.get().states()
+    states = upstream_states()
     healthy = all(state == "ok" for state in states.values())
     return jsonify(status="ok" if healthy else "degraded", services=states), (
         200 if healthy else 503
