@@ -1,10 +1,14 @@
 """Failure as a client meets it: hanging, stopped and restarted services, Redis down,
 and NGINX in front of a gateway that restarts or runs as several replicas."""
 
+import contextlib
+import statistics
 import time
 import uuid
+from collections.abc import Callable, Iterator
 
 import pytest
+import requests
 
 from conftest import (
     container_of,
@@ -99,23 +103,88 @@ def test_a_stopped_upstream_is_503_fast_then_the_circuit_opens_and_recovers(
     assert all(recovered() for _ in range(10))
 
 
-def test_requests_pass_while_redis_is_down(api, stack, auth_headers):
-    redis = container_of(stack, "redis")
-    since = time.time() - 1
-    redis.stop(timeout=5)
+# Generous, not a benchmark: a Redis timeout (0.25 s) paid per request would exceed it.
+EXTRA_SECONDS = 0.05
+# How long the services leave a failed Redis alone (flotilla.redis_client.PAUSE_SECONDS).
+REDIS_PAUSE_SECONDS = 1.0
+
+
+def medians(
+    calls: dict[str, Callable[[], requests.Response]], times: int, gap: float = 0
+) -> dict[str, float]:
+    """Make each call `times` times, `gap` seconds apart (each must be 200); return the
+    median duration of each."""
+    durations: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(times):
+        for name, call in calls.items():
+            started = time.perf_counter()
+            response = call()
+            durations[name].append(time.perf_counter() - started)
+            assert response.status_code == 200, response.text
+        time.sleep(gap)
+    return {name: statistics.median(values) for name, values in durations.items()}
+
+
+@contextlib.contextmanager
+def broken(redis, how: str) -> Iterator[None]:
+    """Redis stopped (connections refused, its name gone) or paused (it never answers)."""
+    if how == "stopped":
+        redis.stop(timeout=5)
+    else:
+        redis.pause()
     try:
-        for _ in range(5):
-            response = api.get("/api/users/me", headers=auth_headers)
-            assert response.status_code == 200
-            assert "RateLimit-Limit" not in response.headers
-        message = "rate limits not enforced: redis unavailable"
-        wait_for_log([container_of(stack, "api-gateway")], message, since)
+        yield
     finally:
-        redis.start()
+        if how == "stopped":
+            redis.start()
+        else:
+            redis.unpause()
         wait_for_health(redis)
-        wait_until_healthy(60)
-    response = api.get("/api/users/me", headers=auth_headers)
-    assert response.status_code == 200 and "RateLimit-Limit" in response.headers
+
+
+@pytest.mark.parametrize("how", ["stopped", "paused"])
+def test_requests_pass_and_stay_fast_while_redis_is_down(
+    api, stack, auth_headers, make_product, how
+):
+    product = make_product()
+
+    def me() -> requests.Response:  # rate limited at the gateway
+        return api.get("/api/users/me", headers=auth_headers)
+
+    def read() -> requests.Response:  # rate limited, and read through the product cache
+        return api.get(f"/api/products/{product['id']}")
+
+    calls = {"me": me, "read": read}
+    normal = medians(calls, 30)
+    since = time.time() - 1
+    with broken(container_of(stack, "redis"), how):
+        for _ in range(5):  # every worker meets the failure (once)
+            assert "RateLimit-Limit" not in me().headers and read().headers["X-Cache"] == "miss"
+        busy = medians(calls, 30)
+        # Calls further apart than Redis's pause: none may wait for a probe of Redis.
+        sparse = medians(calls, 4, gap=REDIS_PAUSE_SECONDS + 0.2)
+        assert "RateLimit-Limit" not in me().headers  # fails open
+        wait_for_log(
+            [container_of(stack, "api-gateway")],
+            "rate limits not enforced: redis unavailable",
+            since,
+        )
+        wait_for_log(
+            [container_of(stack, "product-service")],
+            "redis unavailable, serving from the database",
+            since,
+        )
+    for name in calls:
+        assert busy[name] < normal[name] + EXTRA_SECONDS, (how, normal, busy)
+        assert sparse[name] < normal[name] + EXTRA_SECONDS, (how, normal, sparse)
+
+    # Back by themselves: each worker's probe finds Redis within a second or so.
+    def limited_and_cached() -> bool:
+        return all("RateLimit-Limit" in me().headers for _ in range(4)) and all(
+            read().headers["X-Cache"] == "hit" for _ in range(4)
+        )
+
+    wait_until(limited_and_cached, 15, "rate limits and the cache to come back")
 
 
 def test_nginx_serves_again_soon_after_the_gateway_restarts(api, stack):

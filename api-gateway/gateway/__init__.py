@@ -4,6 +4,7 @@ from flask import Flask
 
 from flotilla.service import Service
 from gateway.config import Config
+from gateway.health import register_readiness
 from gateway.openapi import register_document
 from gateway.ratelimit import register_limiter
 from gateway.routes import api, edge
@@ -15,8 +16,8 @@ service = Service(
     import_name=__name__,
     config=Config,
     blueprints=[api, edge],
-    # The merged document fetches over the upstreams' sessions: registered after them.
-    extensions=[register_upstreams, register_limiter, register_document],
+    # /health and the merged document use the upstreams' sessions: registered after them.
+    extensions=[register_upstreams, register_limiter, register_readiness, register_document],
 )
 
 

@@ -2,8 +2,6 @@
 
 import copy
 import logging
-import threading
-import time
 from pathlib import Path
 
 import flask_swagger_ui
@@ -13,6 +11,7 @@ from flask import Flask, Response, send_file
 from flotilla.app import Slot
 from flotilla.errors import ApiError
 from gateway.config import Config
+from gateway.memo import Memo
 from gateway.upstreams import UPSTREAMS
 
 log = logging.getLogger(__name__)
@@ -129,20 +128,18 @@ class MergedDocument:
     def __init__(self, sessions: dict[str, requests.Session], upstreams: dict[str, str]) -> None:
         self.sessions = sessions
         self.upstreams = upstreams
-        self._document: dict | None = None
-        self._expires = 0.0
-        self._lock = threading.Lock()
+        self._merged = Memo(self._merge, lambda merged: merged[1])
 
     def get(self) -> dict:
         """Return the merged document, refetching it when the cached one is stale."""
-        with self._lock:
-            if self._document is None or time.monotonic() >= self._expires:
-                documents = {name: self._fetch(name) for name in self.upstreams}
-                found = {name: doc for name, doc in documents.items() if doc is not None}
-                self._document = merge(found)
-                ttl = CACHE_SECONDS if len(found) == len(documents) else INCOMPLETE_CACHE_SECONDS
-                self._expires = time.monotonic() + ttl
-            return self._document
+        return self._merged.get()[0]
+
+    def _merge(self) -> tuple[dict, float]:
+        """Return the merged document and how long to keep it."""
+        documents = {name: self._fetch(name) for name in self.upstreams}
+        found = {name: doc for name, doc in documents.items() if doc is not None}
+        complete = len(found) == len(documents)
+        return merge(found), CACHE_SECONDS if complete else INCOMPLETE_CACHE_SECONDS
 
     def _fetch(self, name: str) -> dict | None:
         url = f"{self.upstreams[name]}/openapi.json"

@@ -2,14 +2,16 @@
 
 import logging
 import posixpath
+from collections.abc import Iterable, Iterator
 from urllib.parse import quote
 
 import requests
+import urllib3
 from flask import Response, g, request, stream_with_context
 
+from flotilla.breaker import CircuitBreaker, CircuitOpen
 from flotilla.errors import ApiError
 from flotilla.logs import REQUEST_ID_HEADER
-from gateway.breaker import CircuitBreaker
 
 log = logging.getLogger(__name__)
 
@@ -42,28 +44,34 @@ def clean_path(path: str) -> str:
     return quote(path, safe=PATH_SAFE)
 
 
+def _end_to_end(
+    headers: Iterable[tuple[str, str]], dropped: frozenset[str]
+) -> list[tuple[str, str]]:
+    """Return the headers to forward: neither dropped nor named in a Connection header."""
+    headers = list(headers)
+    dropped = dropped | {
+        token.strip().lower()
+        for name, value in headers
+        if name.lower() == "connection"
+        for token in value.split(",")
+    }
+    return [(name, value) for name, value in headers if name.lower() not in dropped]
+
+
 def _request_headers() -> dict[str, str]:
-    connection_tokens = {
-        token.strip().lower() for token in request.headers.get("Connection", "").split(",")
-    }
-    headers = {
-        name: value
-        for name, value in request.headers.items()
-        if name.lower() not in REQUEST_DROPPED and name.lower() not in connection_tokens
-    }
+    headers = dict(_end_to_end(request.headers.items(), REQUEST_DROPPED))
     headers[REQUEST_ID_HEADER] = g.request_id
     return headers
 
 
 def _response_headers(upstream: requests.Response) -> list[tuple[str, str]]:
-    return [
-        (name, value)
-        for name, value in upstream.raw.headers.items()
-        if name.lower() not in RESPONSE_DROPPED
-    ]
+    return _end_to_end(upstream.raw.headers.items(), RESPONSE_DROPPED)
 
 
 IDEMPOTENT = frozenset({"GET", "HEAD"})
+# Every failure of the HTTP client once the request is on its way: requests wraps most of
+# urllib3's, but not all of them.
+TRANSPORT_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError)
 
 
 def forward(
@@ -75,46 +83,108 @@ def forward(
     breaker: CircuitBreaker,
 ) -> Response:
     """Send the current request to base_url and stream the upstream's response back."""
-    url = base_url + clean_path(request.path)
-    body = request.get_data() or None  # bounded by MAX_CONTENT_LENGTH (1 MiB)
+    prepared = _prepare(session, base_url)
     # A GET or HEAD that failed to connect is sent once more; anything else may have
     # reached the service already and is never repeated.
     attempts = 2 if request.method in IDEMPOTENT else 1
     for attempt in range(1, attempts + 1):
-        if not breaker.allow():
-            raise ApiError(503, "service_unavailable", f"{name} is unavailable (circuit open)")
         try:
-            upstream = session.request(
-                request.method,
-                url,
-                params=request.query_string or None,
-                data=body,
-                headers=_request_headers(),
-                timeout=timeout,
-                stream=True,
-                allow_redirects=False,
-            )
-        except requests.ReadTimeout:
-            _failed(breaker, name)
-            log.warning("upstream timed out", extra={"upstream": name})
-            raise ApiError(504, "gateway_timeout", f"{name} did not answer in time") from None
+            upstream = _send(session, prepared, name=name, timeout=timeout, breaker=breaker)
+            break
         except requests.ConnectionError as error:  # ConnectTimeout included
-            _failed(breaker, name)
-            if attempt < attempts:
-                log.info("retrying upstream", extra={"upstream": name, "error": str(error)})
-                continue
-            raise _unavailable(name, "is not reachable") from None
-        breaker.succeeded()
-        break
-    chunks = stream_with_context(upstream.raw.stream(CHUNK_BYTES, decode_content=False))
+            if attempt == attempts:
+                raise _unavailable(name, "is not reachable") from None
+            log.info("retrying upstream", extra={"upstream": name, "error": str(error)})
+    body = upstream.raw.stream(CHUNK_BYTES, decode_content=False)  # as sent: still compressed
+    head = _head(upstream, body, name=name, breaker=breaker)
+    chunks = stream_with_context(_relay(head, body, name))
     response = Response(chunks, status=upstream.status_code, headers=_response_headers(upstream))
     response.call_on_close(upstream.close)
     return response
 
 
-def _failed(breaker: CircuitBreaker, name: str) -> None:
-    if breaker.failed():
-        log.warning("circuit opened", extra={"upstream": name})
+def _prepare(session: requests.Session, base_url: str) -> requests.PreparedRequest:
+    """Build the upstream request; 400 when the client's request cannot be forwarded."""
+    url = base_url + clean_path(request.path)
+    try:
+        if request.query_string:
+            # A URI is ASCII (RFC 3986); the query is forwarded exactly as it was sent.
+            url += "?" + request.query_string.decode("ascii")
+        return session.prepare_request(
+            requests.Request(
+                request.method,
+                url,
+                data=request.get_data() or None,  # bounded by MAX_CONTENT_LENGTH (1 MiB)
+                headers=_request_headers(),
+            )
+        )
+    except (ValueError, requests.RequestException) as error:  # UnicodeError is a ValueError
+        log.info("request not forwarded", extra={"error": str(error)})
+        raise ApiError(400, "bad_request", "The request cannot be forwarded") from None
+
+
+def _send(
+    session: requests.Session,
+    prepared: requests.PreparedRequest,
+    *,
+    name: str,
+    timeout: tuple[float, float],
+    breaker: CircuitBreaker,
+) -> requests.Response:
+    """Send once through the breaker; raise ApiError, or ConnectionError for a retry."""
+    try:
+        with breaker.call(TRANSPORT_ERRORS):
+            return session.send(prepared, timeout=timeout, stream=True, allow_redirects=False)
+    except CircuitOpen:
+        message = f"{name} is unavailable (circuit open)"
+        raise ApiError(503, "service_unavailable", message) from None
+    except requests.ReadTimeout:
+        raise _timed_out(name) from None
+    except requests.ConnectionError:
+        raise
+    except TRANSPORT_ERRORS as error:
+        raise _invalid_answer(name, error) from None
+
+
+def _head(
+    upstream: requests.Response, body: Iterator[bytes], *, name: str, breaker: CircuitBreaker
+) -> bytes:
+    """Read the body's first CHUNK_BYTES (most answers whole) while a failure can still be
+    answered with a JSON error."""
+    head = b""
+    try:
+        while len(head) < CHUNK_BYTES and (chunk := next(body, None)) is not None:
+            head += chunk
+    except TRANSPORT_ERRORS as error:
+        upstream.close()
+        breaker.failed()
+        if isinstance(error, urllib3.exceptions.ReadTimeoutError):
+            raise _timed_out(name) from None
+        raise _invalid_answer(name, error) from None
+    return head
+
+
+def _relay(head: bytes, rest: Iterator[bytes], name: str) -> Iterator[bytes]:
+    """Yield the body's head, then the rest as it arrives."""
+    if head:
+        yield head
+    try:
+        yield from rest
+    except TRANSPORT_ERRORS as error:
+        # The status line is gone already: the server can only cut the connection, which
+        # it does on this exception, so the client never takes a part for the whole.
+        log.warning("upstream answer cut off", extra={"upstream": name, "error": repr(error)})
+        raise
+
+
+def _timed_out(name: str) -> ApiError:
+    log.warning("upstream timed out", extra={"upstream": name})
+    return ApiError(504, "gateway_timeout", f"{name} did not answer in time")
+
+
+def _invalid_answer(name: str, error: Exception) -> ApiError:
+    log.warning("upstream answer unusable", extra={"upstream": name, "error": repr(error)})
+    return ApiError(502, "bad_gateway", f"{name} sent an invalid answer")
 
 
 def _unavailable(name: str, why: str) -> ApiError:

@@ -3,18 +3,14 @@
 import ipaddress
 import logging
 import math
-import threading
-import time
 from dataclasses import dataclass
 
-import redis
-from flask import Flask, Response, g, request
+from flask import Flask, Response, g, has_request_context, request
 
 from flotilla.app import Slot
 from flotilla.errors import ApiError
+from flotilla.redis_client import RedisCircuit, fail_fast_redis
 from gateway.config import AUTH_LIMITED, Config, Limit, RateLimits
-
-log = logging.getLogger(__name__)
 
 # One round trip, atomic: count the hit and start the window on its first hit. The
 # PTTL repair covers a key that lost its expiry (e.g. restored from an old dump).
@@ -27,8 +23,6 @@ if count == 1 or ttl < 0 then
 end
 return {count, ttl}
 """
-# After Redis fails, stop asking it for a moment: a dead Redis must not add latency.
-RETRY_REDIS_AFTER_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -61,46 +55,56 @@ class RateLimiter:
 
     def __init__(self, settings: RateLimits) -> None:
         self.settings = settings
-        self.redis = redis.Redis.from_url(
-            settings.redis_url,
-            socket_timeout=settings.redis_timeout,
-            socket_connect_timeout=settings.redis_timeout,
-            health_check_interval=30,
-        )
+        self.redis = fail_fast_redis(settings.redis_url, timeout=settings.redis_timeout)
         self.script = self.redis.register_script(HIT)
-        self._down_until = 0.0
-        self._lock = threading.Lock()
+        # A dead or hanging Redis costs the requests that meet its failure, then nothing.
+        self.circuit = RedisCircuit(
+            self.redis, unavailable="rate limits not enforced: redis unavailable"
+        )
 
     def hit(self, key: str, limit: Limit) -> Verdict | None:
         """Count one request against key; None when Redis is unavailable (fail open)."""
-        if time.monotonic() < self._down_until:
-            return None
         window_ms = limit.seconds * 1000
-        try:
-            count, ttl_ms = self.script(keys=[f"ratelimit:{key}"], args=[window_ms])
-        except redis.RedisError as error:
-            self._failed(error)
+        counted = self.circuit.run(
+            "hit", lambda: self.script(keys=[f"ratelimit:{key}"], args=[window_ms])
+        )
+        if counted is None:
             return None
+        count, ttl_ms = counted
         return Verdict(
             limit=limit.requests,
             remaining=limit.requests - int(count),
             reset_seconds=max(1, math.ceil(int(ttl_ms) / 1000)),
         )
 
-    def _failed(self, error: Exception) -> None:
-        with self._lock:
-            if time.monotonic() < self._down_until:
-                return
-            self._down_until = time.monotonic() + RETRY_REDIS_AFTER_SECONDS
-        log.warning("rate limits not enforced: redis unavailable", extra={"error": str(error)})
-
 
 LIMITER: Slot[RateLimiter] = Slot("rate_limiter")
 
 
 def register_limiter(app: Flask, config: Config) -> None:
-    """Give the app its rate limiter (LIMITER.get())."""
+    """Give the app its rate limiter (LIMITER.get()); access lines name the client it used."""
     LIMITER.set(app, RateLimiter(config.rate_limits))
+    logging.getLogger("flotilla.access").addFilter(CLIENT_IN_ACCESS_LOG)  # once per process
+
+
+def client_address() -> str:
+    """Return the current request's client address, as rate limits and logs know it."""
+    if "client" not in g:
+        g.client = client_ip(Config.current().rate_limits.trusted_proxies)
+    return g.client
+
+
+class ClientInAccessLog(logging.Filter):
+    """Puts the client address on the gateway's access lines, so logs and limits agree."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Add `client` to records logged while a request is handled."""
+        if has_request_context():
+            record.client = client_address()
+        return True
+
+
+CLIENT_IN_ACCESS_LOG = ClientInAccessLog()
 
 
 def client_ip(trusted: tuple) -> str:
@@ -135,12 +139,12 @@ def enforce(limiter: RateLimiter, user_id: int | None) -> None:
     settings = limiter.settings
     if (request.method, request.path.rstrip("/")) in AUTH_LIMITED:
         # Keyed by address and route: sign-up and login are always anonymous.
-        key = f"auth:{request.path.rstrip('/')}:{client_ip(settings.trusted_proxies)}"
+        key = f"auth:{request.path.rstrip('/')}:{client_address()}"
         limit = settings.auth
     elif user_id is not None:
         key, limit = f"user:{user_id}", settings.default
     else:
-        key, limit = f"ip:{client_ip(settings.trusted_proxies)}", settings.default
+        key, limit = f"ip:{client_address()}", settings.default
     verdict = limiter.hit(key, limit)
     if verdict is None:
         return

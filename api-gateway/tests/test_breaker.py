@@ -1,10 +1,12 @@
 """The circuit breaker: fail fast while an upstream is down, probe, recover; retry GETs only."""
 
+import time
+
 import pytest
 
-from gateway.breaker import CircuitBreaker
+from flotilla.breaker import CircuitBreaker, CircuitOpen
 from gateway.config import Breaker
-from gateway.upstreams import BREAKERS
+from gateway.upstreams import BREAKERS, UPSTREAMS
 
 
 class Clock:
@@ -17,30 +19,78 @@ class Clock:
         return self.now
 
 
+class CallFailedError(Exception):
+    """What the breakers below count as a failed call."""
+
+
+def attempt(breaker: CircuitBreaker, outcome: type[BaseException] | None = None) -> str:
+    """Make one call through breaker that raises outcome (None: it returns); say what happened."""
+    try:
+        with breaker.call(CallFailedError):
+            if outcome is not None:
+                raise outcome()
+    except CircuitOpen:
+        return "refused"
+    except BaseException:  # whatever the call raised
+        return "raised"
+    return "made"
+
+
 def test_opens_after_n_failures_in_a_row_then_probes_once_and_closes():
     clock = Clock()
     breaker = CircuitBreaker(3, 10, clock=clock)
-    assert not breaker.failed() and not breaker.failed()
-    breaker.succeeded()  # a success in between resets the count
+    assert [attempt(breaker, CallFailedError) for _ in range(2)] == ["raised", "raised"]
+    attempt(breaker)  # a success in between resets the count
     assert [breaker.failed() for _ in range(3)] == [False, False, True]
-    assert breaker.state == "open" and not breaker.allow()
+    assert breaker.state == "open" and attempt(breaker) == "refused"
     clock.now += 10
     assert breaker.state == "half-open"
-    assert breaker.allow() and not breaker.allow()  # one probe at a time
-    breaker.succeeded()
-    assert breaker.state == "closed" and breaker.allow()
+    with breaker.call(CallFailedError):  # the probe
+        assert attempt(breaker) == "refused"  # one probe at a time
+    assert breaker.state == "closed" and attempt(breaker) == "made"
 
 
 def test_a_failed_probe_opens_the_circuit_again():
     clock = Clock()
     breaker = CircuitBreaker(1, 5, clock=clock)
+    assert attempt(breaker, CallFailedError) == "raised"
+    clock.now += 5
+    assert attempt(breaker, CallFailedError) == "raised"
+    assert breaker.state == "open" and attempt(breaker) == "refused"
+    clock.now += 5
+    assert attempt(breaker) == "made" and breaker.state == "closed"
+
+
+@pytest.mark.parametrize("unexpected", [RuntimeError, KeyboardInterrupt, GeneratorExit])
+def test_a_probe_that_raises_anything_else_is_released(unexpected):
+    clock = Clock()
+    breaker = CircuitBreaker(1, 5, clock=clock)
     breaker.failed()
     clock.now += 5
-    assert breaker.allow()
+    assert attempt(breaker, unexpected) == "raised"
+    # Neither a success nor a failure: still half-open, and the next call may probe.
+    assert breaker.state == "half-open"
+    assert attempt(breaker) == "made" and breaker.state == "closed"
+
+
+def test_a_gateway_probe_that_hits_a_bug_does_not_leave_the_circuit_stuck(
+    stub_upstream, gateway_to, monkeypatch
+):
+    stub = stub_upstream()
+    app = gateway_to(stub.url, breaker=Breaker(1, 0.2))
+    client = app.test_client()
+    breaker = BREAKERS.get(app)["user-service"]
     breaker.failed()
-    assert breaker.state == "open" and not breaker.allow()
-    clock.now += 5
-    assert breaker.allow()
+    time.sleep(0.2)  # half-open: the next request is the probe
+    session = UPSTREAMS.get(app)["user-service"]
+    with monkeypatch.context() as patch:
+        patch.setattr(session, "send", lambda *args, **kwargs: 1 / 0)
+        response = client.post("/api/auth/login", json={})
+    assert response.status_code == 500
+    assert response.json["error"]["code"] == "internal_error"
+    # Without the release, every later request on this worker were "circuit open".
+    assert client.post("/api/auth/login", json={}).status_code == 200
+    assert breaker.state == "closed"
 
 
 @pytest.fixture

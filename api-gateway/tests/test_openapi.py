@@ -7,6 +7,8 @@ import pytest
 from gateway.openapi import MergedDocument, merge
 from gateway.upstreams import UPSTREAMS
 
+from conftest import answer
+
 
 def test_the_merged_document_holds_every_reachable_service(client):
     response = client.get("/api/openapi.json")
@@ -19,12 +21,29 @@ def test_the_merged_document_holds_every_reachable_service(client):
     assert "bearerAuth" in document["components"]["securitySchemes"]
 
 
-def test_a_missing_or_unreachable_document_is_skipped(app, config):
+@pytest.mark.parametrize(
+    "reply",
+    [
+        None,  # nothing listens
+        lambda _: answer("404 Not Found", body=b'{"error": {}}'),
+        lambda _: answer(body=b"not json"),
+        lambda _: answer(body=b'{"openapi": "3.0.3", "paths": ["/api/ghost"]}'),
+    ],
+    ids=["unreachable", "404", "not-json", "no-paths-object"],
+)
+def test_a_missing_or_unusable_document_is_skipped_and_logged(
+    app, config, stub_upstream, reply, caplog
+):
+    ghost = stub_upstream(reply).url if reply else "http://127.0.0.1:9"
     sessions = UPSTREAMS.get(app)
-    upstreams = {"user-service": config.upstreams["user-service"], "ghost": "http://127.0.0.1:9"}
+    upstreams = {"user-service": config.upstreams["user-service"], "ghost": ghost}
     merged = MergedDocument({**sessions, "ghost": sessions["user-service"]}, upstreams).get()
+    alone = MergedDocument(sessions, {"user-service": config.upstreams["user-service"]}).get()
+    assert merged == alone  # exactly user-service's part: nothing of the ghost's
     assert "/api/users/me" in merged["paths"]
-    assert all(not path.startswith("/ghost") for path in merged["paths"])
+    assert [r.upstream for r in caplog.records if r.message == "openapi document skipped"] == [
+        "ghost"
+    ]
 
 
 def test_the_first_definition_of_a_path_or_component_wins():

@@ -4,11 +4,16 @@ Each test counts against keys nobody else uses (a fresh address or a fresh user)
 traffic of other tests never changes the numbers."""
 
 import dataclasses
+import socket
+import statistics
+import time
 import uuid
 
 import pytest
 
+from flotilla.redis_client import PAUSE_SECONDS
 from gateway.config import Limit
+from gateway.ratelimit import LIMITER
 
 
 def fresh_ip() -> str:
@@ -87,6 +92,20 @@ def test_forwarded_for_is_believed_only_from_a_trusted_proxy(limited_app):
     assert clients == [404, 404, 404, 404]  # NGINX's word: four different clients
 
 
+def test_the_access_log_names_the_client_that_was_counted(limited_app, caplog):
+    forwarded, spoofer = fresh_ip(), fresh_ip()
+    proxy = client_at(limited_app, "172.18.0.5")
+    with caplog.at_level("INFO", logger="flotilla.access"):
+        statuses = [
+            proxy.get("/api/nothing", headers={"X-Forwarded-For": forwarded}).status_code
+            for _ in range(4)
+        ]
+        client_at(limited_app, spoofer).get("/api/nothing", headers={"X-Forwarded-For": "1.2.3.4"})
+    assert statuses == [404, 404, 404, 429]  # one key: the forwarded address
+    logged = [r.client for r in caplog.records if r.name == "flotilla.access"]
+    assert logged == [forwarded] * 4 + [spoofer]
+
+
 @pytest.fixture
 def no_redis_app(config, app_with):
     """A gateway whose Redis is a port nothing listens on."""
@@ -103,3 +122,59 @@ def test_redis_down_fails_open(no_redis_app, auth_headers, caplog):
         assert finished(response) == 200
         assert "RateLimit-Limit" not in response.headers
     assert "rate limits not enforced: redis unavailable" in caplog.text
+
+
+@pytest.fixture(params=["stopped", "hanging"])
+def broken_redis(request) -> tuple[str, float]:
+    """The URL of a Redis that refuses connections (stopped) or accepts them and never
+    answers (paused), and the least time a call to it takes."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        url = f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+        if request.param == "stopped":
+            listener.close()
+            yield url, 0.0
+        else:
+            yield url, REDIS_TIMEOUT
+
+
+REDIS_TIMEOUT = 0.2
+
+
+def timed(action) -> float:
+    """Run action; return how long it took, in seconds."""
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def test_a_broken_redis_costs_one_call_then_nothing(config, app_with, broken_redis):
+    url, least = broken_redis
+    limits = dataclasses.replace(config.rate_limits, redis_url=url, redis_timeout=REDIS_TIMEOUT)
+    limiter = LIMITER.get(app_with(rate_limits=limits))
+
+    def hit() -> None:
+        assert limiter.hit(f"ip:{fresh_ip()}", Limit(5, 60)) is None  # fails open
+
+    # The call that meets the failure: at most one socket timeout, no retries with backoff.
+    assert least <= timed(hit) < 3 * REDIS_TIMEOUT
+    assert limiter.circuit.breaker.state == "open"
+    # Then Redis is not waited for, not even when it is probed again after the pause.
+    assert statistics.median(timed(hit) for _ in range(20)) < 0.01
+    time.sleep(PAUSE_SECONDS)
+    assert timed(hit) < REDIS_TIMEOUT  # starts the probe, does not wait for it
+    assert statistics.median(timed(hit) for _ in range(20)) < 0.01
+    time.sleep(REDIS_TIMEOUT + 0.1)
+    assert limiter.circuit.breaker.state == "open"  # the background probe failed
+
+
+def test_limits_come_back_by_themselves_after_a_failure(config, app_with):
+    app = app_with(rate_limits=dataclasses.replace(config.rate_limits, default=Limit(3, 60)))
+    LIMITER.get(app).circuit.breaker.failed()  # as after a failed call
+    client = client_at(app, fresh_ip())
+    assert "RateLimit-Limit" not in client.get("/api/nothing").headers
+    time.sleep(PAUSE_SECONDS)
+    deadline = time.monotonic() + 2
+    while "RateLimit-Remaining" not in (response := client.get("/api/nothing")).headers:
+        assert time.monotonic() < deadline, "the limits did not come back"
+        time.sleep(0.05)
+    assert response.headers["RateLimit-Remaining"] == "2"  # nothing was counted meanwhile

@@ -75,36 +75,8 @@ def test_a_bad_token_is_rejected_at_the_gateway(client):
     assert response.json["error"]["code"] == "invalid_token"
 
 
-def test_query_strings_and_request_ids_are_passed_on(client, auth_headers):
-    response = client.get(
-        "/api/users/me?x=1", headers={**auth_headers, "X-Request-ID": "gateway-test-1"}
-    )
-    assert response.status_code == 200
-    assert response.headers["X-Request-ID"] == "gateway-test-1"
-
-
 @pytest.mark.parametrize("request_id", ["", "x" * 129, "has space", "semi;colon"])
 def test_insane_request_ids_are_replaced(client, request_id):
     response = client.get("/api/nothing", headers={"X-Request-ID": request_id})
     assert response.headers["X-Request-ID"] != request_id
     assert len(response.headers["X-Request-ID"]) == 32
-
-
-def test_hop_by_hop_headers_are_not_returned(client):
-    response = client.post("/api/auth/login", json={"email": "a@b.cd", "password": "x"})
-    assert "Keep-Alive" not in response.headers
-    assert "Transfer-Encoding" not in response.headers
-
-
-def test_health_reports_every_upstream(client):
-    response = client.get("/health")
-    assert response.status_code == 200
-    assert response.json == {
-        "status": "ok",
-        "services": {
-            "user-service": "ok",
-            "product-service": "ok",
-            "order-service": "ok",
-            "notification-service": "ok",
-        },
-    }

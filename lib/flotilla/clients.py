@@ -4,7 +4,8 @@ import logging
 import os
 import socket
 import threading
-from concurrent.futures import ThreadPoolExecutor
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
@@ -21,8 +22,13 @@ from flotilla.logs import REQUEST_ID_HEADER
 log = logging.getLogger(__name__)
 
 DEFAULT_RESOLVE_TIMEOUT = 2.0
+# A pooled connection idle for longer is closed instead of reused. gunicorn closes idle
+# keep-alive connections after 75 s (flotilla.gunicorn_conf): a request sent on one just as
+# the service closes it fails, and a POST that failed that way cannot be sent again.
+POOL_IDLE_SECONDS = 30.0
 _resolver: ThreadPoolExecutor | None = None
 _resolver_pid: int | None = None
+_lookups: dict[tuple[str, int], Future] = {}  # under way, by (host, port)
 _resolver_lock = threading.Lock()
 
 
@@ -32,19 +38,40 @@ def resolves(host: str, port: int, timeout: float) -> bool:
     A socket's connect timeout does not cover the name lookup before it. On a Compose
     network the name of a stopped container can take 10 s to fail, so a dead dependency
     would stall every caller; this bounds the lookup (the lookup thread finishes on its own).
+    Callers asking for a name whose lookup is under way wait for that one: lookups that
+    hang take at most one thread per name, never all of them, so the names of live
+    services still resolve.
     """
-    global _resolver, _resolver_pid
-    if _resolver is None or _resolver_pid != os.getpid():
-        with _resolver_lock:
-            if _resolver is None or _resolver_pid != os.getpid():
-                _resolver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="resolve")
-                _resolver_pid = os.getpid()
-    future = _resolver.submit(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM)
     try:
-        future.result(timeout=timeout)
+        _lookup(host, port).result(timeout=timeout)
     except (FutureTimeout, OSError):
         return False
     return True
+
+
+def _lookup(host: str, port: int) -> Future:
+    """Return the lookup of (host, port) under way, starting one when there is none."""
+    global _resolver, _resolver_pid
+    with _resolver_lock:
+        if _resolver is None or _resolver_pid != os.getpid():  # threads do not survive fork()
+            _resolver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="resolve")
+            _resolver_pid = os.getpid()
+            _lookups.clear()
+        key = (host, port)
+        future = _lookups.get(key)
+        if future is not None:
+            return future
+        future = _resolver.submit(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM)
+        _lookups[key] = future
+    # Outside the lock: a lookup done already runs the callback right here.
+    future.add_done_callback(lambda done: _forget(key, done))
+    return future
+
+
+def _forget(key: tuple[str, int], future: Future) -> None:
+    with _resolver_lock:
+        if _lookups.get(key) is future:
+            del _lookups[key]
 
 
 class UpstreamError(ApiError):
@@ -63,6 +90,8 @@ class UpstreamError(ApiError):
 class _QuickResolveConnection(HTTPConnection):
     """An HTTP connection whose name lookup is bounded by the connect timeout."""
 
+    idle_since: float | None = None  # when the pool last got it back
+
     def _new_conn(self) -> socket.socket:
         timeout = self.timeout if isinstance(self.timeout, int | float) else None
         timeout = timeout or DEFAULT_RESOLVE_TIMEOUT
@@ -71,20 +100,45 @@ class _QuickResolveConnection(HTTPConnection):
         return super()._new_conn()
 
 
-class _QuickResolvePool(HTTPConnectionPool):
+class _Pool(HTTPConnectionPool):
+    """A pool of quick-resolving connections that closes those idle for POOL_IDLE_SECONDS."""
+
     ConnectionCls = _QuickResolveConnection
 
+    def _get_conn(self, timeout: float | None = None) -> HTTPConnection:
+        conn = super()._get_conn(timeout)
+        idle_since = getattr(conn, "idle_since", None)
+        if idle_since is not None and time.monotonic() - idle_since > POOL_IDLE_SECONDS:
+            # Before the service closes it: the request goes out on a new connection.
+            conn.close()
+        return conn
 
-class _QuickResolveAdapter(HTTPAdapter):
-    """A requests adapter whose plain-HTTP connections use _QuickResolveConnection."""
+    def _put_conn(self, conn: HTTPConnection | None) -> None:
+        if conn is not None:
+            conn.idle_since = time.monotonic()
+        super()._put_conn(conn)
+
+
+class _PoolAdapter(HTTPAdapter):
+    """A requests adapter whose plain-HTTP connections come from _Pool."""
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        """Create the pool manager, then swap in the quick-resolving pool for http."""
+        """Create the pool manager, then swap in _Pool for http."""
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = {
             **self.poolmanager.pool_classes_by_scheme,
-            "http": _QuickResolvePool,
+            "http": _Pool,
         }
+
+
+def pooled_session(pool_size: int) -> requests.Session:
+    """Return a session for one service: keep-alive connections that never outstay the
+    service's keep-alive, bounded name lookups, no proxies from the environment."""
+    session = requests.Session()
+    session.mount("http://", _PoolAdapter(pool_connections=1, pool_maxsize=pool_size))
+    session.mount("https://", HTTPAdapter(pool_connections=1, pool_maxsize=pool_size))
+    session.trust_env = False
+    return session
 
 
 class ServiceClient:
@@ -120,16 +174,7 @@ class ServiceClient:
         if self._session is None or self._session_pid != os.getpid():
             with self._lock:
                 if self._session is None or self._session_pid != os.getpid():
-                    session = requests.Session()
-                    session.mount(
-                        "http://",
-                        _QuickResolveAdapter(pool_connections=1, pool_maxsize=self.pool_size),
-                    )
-                    session.mount(
-                        "https://", HTTPAdapter(pool_connections=1, pool_maxsize=self.pool_size)
-                    )
-                    session.trust_env = False  # no proxies from the environment in between
-                    self._session = session
+                    self._session = pooled_session(self.pool_size)
                     self._session_pid = os.getpid()
         return self._session
 

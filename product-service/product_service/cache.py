@@ -1,25 +1,14 @@
 """Cache-aside for single products in Redis. Redis only speeds reads up: when it is down,
 every call here degrades to a no-op (logged) and the database answers."""
 
-import logging
-import socket
-import time
 from collections.abc import Iterable
 
-import redis
 from flask import Flask
-from redis.backoff import NoBackoff
-from redis.connection import Connection
-from redis.retry import Retry
 
 from flotilla.app import Slot
-from flotilla.clients import resolves
+from flotilla.redis_client import RedisCircuit, fail_fast_redis
 from product_service.config import Config
 
-log = logging.getLogger(__name__)
-
-# After a failure, reads skip Redis for a moment instead of paying its timeout each time.
-READ_PAUSE_SECONDS = 5.0
 # SET the document only while the invalidation count is what the reader saw before its query.
 PUT_IF_UNCHANGED = """
 if (redis.call('GET', KEYS[2]) or '0') == ARGV[2] then
@@ -29,30 +18,19 @@ return false
 """
 
 
-class QuickResolveConnection(Connection):
-    """A Redis connection whose name lookup is bounded by the connect timeout."""
-
-    def _connect(self) -> socket.socket:
-        if not resolves(self.host, self.port, self.socket_connect_timeout or 1.0):
-            raise redis.ConnectionError(f"Cannot resolve {self.host}")
-        return super()._connect()
-
-
 class ProductCache:
     """Product documents (JSON text) by id, with a TTL."""
 
     def __init__(self, url: str, *, ttl_seconds: int, timeout_seconds: float) -> None:
         self.ttl_seconds = ttl_seconds
-        self.client = redis.Redis.from_url(
-            url,
-            socket_timeout=timeout_seconds,
-            socket_connect_timeout=timeout_seconds,
-            retry=Retry(NoBackoff(), 0),
-            connection_class=QuickResolveConnection,
-        )
+        self.client = fail_fast_redis(url, timeout=timeout_seconds)
         self._put_if_unchanged = self.client.register_script(PUT_IF_UNCHANGED)
-        self._reads_paused_until = 0.0
-        # Invalidations that failed: retried before this worker next trusts the cache.
+        # While Redis fails it is skipped (and probed in the background), not waited for.
+        self.circuit = RedisCircuit(
+            self.client, unavailable="redis unavailable, serving from the database"
+        )
+        # Invalidations that failed or were skipped: done before this worker next trusts
+        # the cache; the TTL bounds what other workers may serve meanwhile.
         self._pending: set[int] = set()
 
     @staticmethod
@@ -72,41 +50,43 @@ class ProductCache:
         stores only if no invalidation happened since, so a slow read that saw the old row
         cannot cache it over a newer write.
         """
-        if time.monotonic() < self._reads_paused_until or not self._flush_pending():
+        found = self.circuit.run("get", lambda: self._read(product_id))
+        if found is None:
             return None, None
-        try:
-            value, version = self.client.mget(self.key(product_id), self.version_key(product_id))
-        except redis.RedisError as error:
-            self._failed("get", error)
-            return None, None
+        value, version = found
         if value is not None:
             return value.decode(), None
         return None, (version or b"0").decode()
 
+    def _read(self, product_id: int) -> list:
+        self._flush_pending()
+        return self.client.mget(self.key(product_id), self.version_key(product_id))
+
     def put(self, product_id: int, document: str, *, version: str | None) -> None:
         """Cache a document read after get() returned version (best effort)."""
-        if version is None or time.monotonic() < self._reads_paused_until:
+        if version is None:
             return
-        try:
-            self._put_if_unchanged(
+        self.circuit.run(
+            "set",
+            lambda: self._put_if_unchanged(
                 keys=[self.key(product_id), self.version_key(product_id)],
                 args=[document, version, self.ttl_seconds],
-            )
-        except redis.RedisError as error:
-            self._failed("set", error)
+            ),
+        )
 
     def invalidate(self, *product_ids: int) -> None:
-        """Drop cached documents after a write; always tried, even while reads are paused."""
-        if not product_ids:
-            return
-        try:
-            self._drop(product_ids)
-        except redis.RedisError as error:
-            # Retried by this worker once Redis answers; the TTL bounds what others may serve.
+        """Drop cached documents after a write; kept for later while Redis is unavailable."""
+        if product_ids and self.circuit.run("delete", lambda: self._drop(product_ids)) is None:
             self._pending.update(product_ids)
-            self._failed("delete", error)
 
-    def _drop(self, product_ids: Iterable[int]) -> None:
+    def _flush_pending(self) -> None:
+        """Do the invalidations still pending (raises when Redis fails)."""
+        if self._pending:
+            pending = list(self._pending)
+            self._drop(pending)
+            self._pending.difference_update(pending)
+
+    def _drop(self, product_ids: Iterable[int]) -> bool:
         pipe = self.client.pipeline(transaction=False)
         for product_id in product_ids:
             pipe.incr(self.version_key(product_id))
@@ -114,30 +94,11 @@ class ProductCache:
             pipe.expire(self.version_key(product_id), self.ttl_seconds * 10)
             pipe.delete(self.key(product_id))
         pipe.execute()
-
-    def _flush_pending(self) -> bool:
-        """Retry failed invalidations; return whether none is left."""
-        if not self._pending:
-            return True
-        pending = list(self._pending)
-        try:
-            self._drop(pending)
-        except redis.RedisError as error:
-            self._failed("delete", error)
-            return False
-        self._pending.difference_update(pending)
         return True
 
     def ping(self) -> None:
         """Raise unless Redis answers."""
         self.client.ping()
-
-    def _failed(self, operation: str, error: Exception) -> None:
-        self._reads_paused_until = time.monotonic() + READ_PAUSE_SECONDS
-        log.warning(
-            "redis unavailable, serving from the database",
-            extra={"operation": operation, "error": str(error)},
-        )
 
 
 CACHE: Slot[ProductCache] = Slot("product_cache")

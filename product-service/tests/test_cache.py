@@ -1,6 +1,11 @@
 """Cache-aside reads of single products: hits, invalidation, and life without Redis."""
 
+import socket
+import statistics
 import time
+
+from flotilla.redis_client import PAUSE_SECONDS
+from product_service.cache import ProductCache
 
 
 def test_miss_then_hit_and_invalidated_by_writes(client, admin_headers, make_product):
@@ -60,3 +65,42 @@ def test_a_read_that_raced_a_write_is_not_cached(cache, make_product):
     _, fresh = cache.get(product["id"])
     cache.put(product["id"], '{"fresh": true}', version=fresh)
     assert cache.get(product["id"])[0] == '{"fresh": true}'
+
+
+def timed(action) -> float:
+    """Run action; return how long it took, in seconds."""
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def test_a_hanging_redis_costs_one_timeout_then_nothing():
+    # Accepts connections and never answers, like a paused Redis.
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        url = f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+        cache = ProductCache(url, ttl_seconds=60, timeout_seconds=0.2)
+        # The call that meets the failure: one socket timeout, no retries with backoff.
+        assert 0.2 <= timed(lambda: cache.invalidate(1)) < 0.6
+        # Then reads, writes and invalidations skip Redis: nothing to wait for.
+        assert statistics.median(timed(lambda: cache.get(2)) for _ in range(20)) < 0.01
+        assert statistics.median(timed(lambda: cache.invalidate(3)) for _ in range(20)) < 0.01
+        assert cache.get(2) == (None, None)
+        time.sleep(PAUSE_SECONDS)  # Redis is probed again, in the background
+        assert timed(lambda: cache.get(2)) < 0.2
+
+
+def test_invalidations_skipped_while_redis_failed_are_done_once_it_is_back(
+    config, cache, make_product
+):
+    product = make_product()
+    cache.put(product["id"], '{"old": true}', version=cache.get(product["id"])[1])
+    worker = ProductCache(config.redis_url, ttl_seconds=60, timeout_seconds=0.25)
+    worker.circuit.breaker.failed()  # as after a failed call: Redis is skipped
+    worker.invalidate(product["id"])  # a write on that worker
+    assert cache.get(product["id"])[0] == '{"old": true}'  # what other workers may serve
+    time.sleep(PAUSE_SECONDS)
+    deadline = time.monotonic() + 2
+    while worker.get(product["id"]) == (None, None):  # closes once the probe got an answer
+        assert time.monotonic() < deadline, "the cache did not come back"
+        time.sleep(0.05)
+    assert cache.get(product["id"])[0] is None  # the pending invalidation was done first

@@ -1,0 +1,92 @@
+"""Redis for what only helps (caches, rate limits): calls that fail fast and then cost nothing
+until Redis is back, so a dead or hanging Redis never slows a request down for long."""
+
+import logging
+import socket
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+import redis
+from redis.backoff import NoBackoff
+from redis.connection import Connection
+from redis.retry import Retry
+
+from flotilla.breaker import CircuitBreaker, CircuitOpen
+from flotilla.clients import resolves
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# After a failure, how long Redis is left alone before one call tries it again.
+PAUSE_SECONDS = 1.0
+
+
+class QuickResolveConnection(Connection):
+    """A Redis connection whose name lookup is bounded by the connect timeout."""
+
+    def _connect(self) -> socket.socket:
+        if not resolves(self.host, self.port, self.socket_connect_timeout or 1.0):
+            raise redis.ConnectionError(f"Cannot resolve {self.host}")
+        return super()._connect()
+
+
+def fail_fast_redis(url: str, *, timeout: float) -> redis.Redis:
+    """Return a client with short timeouts and no retries: a failure is reported at once.
+
+    redis-py's default retries with exponential backoff would turn one failure into
+    seconds of waiting for every request that asks.
+    """
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),
+        connection_class=QuickResolveConnection,
+    )
+
+
+class RedisCircuit:
+    """Runs calls on Redis through a circuit breaker that opens on the first failure.
+
+    While it is open, calls are skipped at once and a background thread pings Redis every
+    `pause_seconds`; its first answer closes the circuit. No request ever waits for a
+    probe, so after the failure itself a dead or hanging Redis costs requests nothing,
+    however rarely they come.
+    """
+
+    def __init__(
+        self, client: redis.Redis, *, unavailable: str, pause_seconds: float = PAUSE_SECONDS
+    ) -> None:
+        self.client = client
+        self.unavailable = unavailable  # what the log says a failure means
+        self.breaker = CircuitBreaker(1, pause_seconds, name="redis")
+        self._probing = threading.Lock()
+
+    def run(self, operation: str, action: Callable[[], T]) -> T | None:
+        """Return what action returns; None when Redis is skipped or fails (logged)."""
+        if self.breaker.state != "closed":
+            self._probe_in_background()
+            return None
+        try:
+            with self.breaker.call(redis.RedisError):
+                return action()
+        except CircuitOpen:  # opened by another thread just now
+            return None
+        except redis.RedisError as error:
+            log.warning(self.unavailable, extra={"operation": operation, "error": str(error)})
+            return None
+
+    def _probe_in_background(self) -> None:
+        if self.breaker.state == "half-open" and self._probing.acquire(blocking=False):
+            threading.Thread(target=self._probe, name="redis-probe", daemon=True).start()
+
+    def _probe(self) -> None:
+        try:
+            with self.breaker.call(redis.RedisError):
+                self.client.ping()
+            log.info("redis available again")
+        except (CircuitOpen, redis.RedisError):
+            pass  # still down: the breaker stays open for another pause
+        finally:
+            self._probing.release()
