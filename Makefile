@@ -12,7 +12,7 @@ DATABASES := users products orders notifications
 # The linter runs from the test-runner image, so the host needs nothing but Docker.
 TOOLS := $(TEST) --profile tests run --rm --no-deps -T -v "$(CURDIR)":/src:ro -w /src tests
 
-.PHONY: help up down logs ps build test lint fmt psql clean secrets prod-up prod-down \
+.PHONY: help up down logs ps build test chaos lint fmt psql clean secrets prod-up prod-down \
 	$(addprefix psql-,$(DATABASES))
 
 help: ## List the targets
@@ -35,6 +35,9 @@ build: ## Build every image
 
 test: ## Lint, then run every test against a throwaway stack; always tears it down
 	scripts/test-stack
+
+chaos: ## Orders while every container of the order and event path is killed in turn (own stack)
+	CHAOS_ONLY=1 scripts/test-stack
 
 lint: ## Check the code (ruff), Dockerfiles (hadolint), CI workflow and YAML (scripts/lint)
 	$(TEST) --profile tests build tests

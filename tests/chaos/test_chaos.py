@@ -70,15 +70,15 @@ class Client:
     def headers(self, kwargs: dict) -> dict:
         return {**self.customer["headers"], **kwargs.pop("extra_headers", {})}
 
-    def retry(self, method: str, path: str, done: set[int], **kwargs) -> requests.Response:
-        """Repeat one request (same key, same body) until its status is in done."""
+    def retry(self, method: str, path: str, **kwargs) -> requests.Response:
+        """Repeat one request (same key, same body) until its answer is final."""
         deadline = time.monotonic() + RECOVERY_SECONDS * 2
         while time.monotonic() < deadline:
             answer = self.call(method, path, **kwargs)
-            if answer is not None and answer.status_code in done:
+            if answer is not None and _final(answer):
                 return answer
             time.sleep(0.5)  # no answer, a 5xx, or a key still running: same request again
-        raise AssertionError(f"{method} {path} never got an answer in {sorted(done)}")
+        raise AssertionError(f"{method} {path} never got a final answer")
 
     def run(self, stop: threading.Event) -> None:
         """Place orders, cancelling about one in four, until stopped."""
@@ -86,10 +86,11 @@ class Client:
             product = random.choice(self.products)
             body = {"items": [{"product_id": product["id"], "quantity": random.randint(1, 2)}]}
             key = {"Idempotency-Key": uuid.uuid4().hex}
-            placed = self.retry("POST", "/api/orders", {201, 409}, json=body, extra_headers=key)
-            if placed.status_code == 201 and random.random() < 0.25:
+            placed = self.retry("POST", "/api/orders", json=body, extra_headers=key)
+            confirmed = placed.status_code == 201 and placed.json()["status"] == "confirmed"
+            if confirmed and random.random() < 0.25:
                 order_id = placed.json()["id"]
-                self.retry("POST", f"/api/orders/{order_id}/cancel", {200})
+                self.retry("POST", f"/api/orders/{order_id}/cancel")
                 self.cancelled.append(order_id)
 
     def orders(self) -> list[dict]:
@@ -102,6 +103,13 @@ class Client:
         )
         assert answer.status_code == 200, answer.text
         return answer.json()["items"]
+
+
+def _final(answer: requests.Response) -> bool:
+    """Whether an answer settles a request: success, out of stock or invalid, not "retry"."""
+    if answer.status_code in {200, 201, 422}:
+        return True
+    return answer.status_code == 409 and answer.json()["error"]["code"] == "out_of_stock"
 
 
 def _disrupt(stack: list, victim: str) -> None:
