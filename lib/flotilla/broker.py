@@ -12,6 +12,7 @@ consumers run too: the queues exist from the first start of any publisher.
 
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -27,8 +28,9 @@ DEAD_LETTER_EXCHANGE = "flotilla.dead"
 QUEUES: dict[str, tuple[str, ...]] = {
     "notification-service": ("user.registered", "order.*"),
 }
-# Deliveries of one message before a quorum queue dead-letters it instead of redelivering.
-DELIVERY_LIMIT = 5
+# Behind the consumers' own retries: a message whose handling kills the worker before it can
+# answer comes back each time; after this many deliveries RabbitMQ dead-letters it.
+DELIVERY_LIMIT = 20
 CONNECT_TIMEOUT_SECONDS = 5
 
 # Relays and consumers report an outage once; pika would log every failed attempt.
@@ -69,30 +71,51 @@ def declare_exchange(channel: Any) -> None:
 
 
 def declare_topology(channel: Any) -> None:
-    """Declare the exchanges and every consumer's queue with its dead-letter queue (idempotent).
+    """Declare the exchanges and every consumer's queues (idempotent).
 
     A queue's arguments cannot change once it exists (RabbitMQ refuses the declaration), so
-    publishers and consumers declare them from this one place.
+    relays and consumers declare them through declare_consumer_queues alone.
     """
+    for queue, patterns in QUEUES.items():
+        declare_consumer_queues(channel, queue, patterns)
+
+
+def declare_consumer_queues(channel: Any, queue: str, patterns: Iterable[str]) -> None:
+    """Declare a consumer's queue bound to patterns, its retry queue and dead-letter queue."""
     declare_exchange(channel)
     channel.exchange_declare(DEAD_LETTER_EXCHANGE, exchange_type="direct", durable=True)
-    for queue, patterns in QUEUES.items():
-        dead = f"{queue}.dead"
-        channel.queue_declare(dead, durable=True, arguments={"x-queue-type": "quorum"})
-        channel.queue_bind(dead, DEAD_LETTER_EXCHANGE, routing_key=queue)
-        channel.queue_declare(queue, durable=True, arguments=queue_arguments(queue))
-        for pattern in patterns:
-            channel.queue_bind(queue, EXCHANGE, routing_key=pattern)
+    _quorum_queue(channel, f"{queue}.dead")
+    channel.queue_bind(f"{queue}.dead", DEAD_LETTER_EXCHANGE, routing_key=queue)
+    _quorum_queue(
+        channel, queue, dead_letter=(DEAD_LETTER_EXCHANGE, queue), delivery_limit=DELIVERY_LIMIT
+    )
+    for pattern in patterns:
+        channel.queue_bind(queue, EXCHANGE, routing_key=pattern)
+    # An expired retry goes back through the default exchange to this consumer's queue
+    # alone: the other consumers of the event have had it already.
+    _quorum_queue(channel, f"{queue}.retry", dead_letter=("", queue))
 
 
-def queue_arguments(queue: str) -> dict[str, Any]:
-    """Return a consumer queue's arguments: quorum, dead-lettered after DELIVERY_LIMIT tries."""
-    return {
-        "x-queue-type": "quorum",
-        "x-delivery-limit": DELIVERY_LIMIT,
-        "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
-        "x-dead-letter-routing-key": queue,
-    }
+def _quorum_queue(
+    channel: Any,
+    name: str,
+    *,
+    dead_letter: tuple[str, str] | None = None,
+    delivery_limit: int | None = None,
+) -> None:
+    arguments: dict[str, Any] = {"x-queue-type": "quorum"}
+    if delivery_limit is not None:
+        arguments["x-delivery-limit"] = delivery_limit
+    if dead_letter:
+        exchange, routing_key = dead_letter
+        # At-least-once dead-lettering: a message is never dropped between two queues.
+        arguments |= {
+            "x-dead-letter-exchange": exchange,
+            "x-dead-letter-routing-key": routing_key,
+            "x-dead-letter-strategy": "at-least-once",
+            "x-overflow": "reject-publish",
+        }
+    channel.queue_declare(name, durable=True, arguments=arguments)
 
 
 def envelope(row: dict) -> dict:

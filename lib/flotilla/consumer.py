@@ -27,7 +27,11 @@ import psycopg2.errors
 from flask import Flask
 from psycopg2.extras import RealDictCursor
 
-from flotilla.broker import EXCHANGE, BrokerSettings, connect, declare_exchange
+from flotilla.broker import (
+    BrokerSettings,
+    connect,
+    declare_consumer_queues,
+)
 from flotilla.clients import resolves
 from flotilla.db import get_db
 from flotilla.logs import SANE_REQUEST_ID, request_id_scope
@@ -38,12 +42,8 @@ logging.getLogger("pika").setLevel(logging.WARNING)
 
 # A service that consumes events lists this folder among its migrations.
 MIGRATIONS = Path(__file__).parent / "migrations" / "consumer"
-DEAD_LETTER_EXCHANGE = "flotilla.dead-letter"
 ATTEMPT_HEADER = "x-flotilla-attempt"
 PREFETCH = 10
-# Behind our own retries: a message whose handling kills the worker before it can answer
-# comes back each time; after this many deliveries RabbitMQ dead-letters it.
-DELIVERY_LIMIT = 20
 RESOLVE_TIMEOUT_SECONDS = 2.0
 MAX_BACKOFF_SECONDS = 30.0
 
@@ -82,41 +82,7 @@ class Consumer:
 
 def declare(channel: Any, consumer: Consumer) -> None:
     """Declare a consumer's queues, bindings and dead-letter route (idempotent)."""
-    declare_exchange(channel)
-    channel.exchange_declare(DEAD_LETTER_EXCHANGE, exchange_type="direct", durable=True)
-    _quorum_queue(channel, consumer.dead_queue)
-    channel.queue_bind(consumer.dead_queue, DEAD_LETTER_EXCHANGE, routing_key=consumer.queue)
-    _quorum_queue(
-        channel,
-        consumer.queue,
-        dead_letter=(DEAD_LETTER_EXCHANGE, consumer.queue),
-        limits={"x-delivery-limit": DELIVERY_LIMIT},
-    )
-    for event_type in consumer.handlers:
-        channel.queue_bind(consumer.queue, EXCHANGE, routing_key=event_type)
-    # An expired retry goes back through the default exchange to this consumer's queue
-    # alone: the other consumers of the event have had it already.
-    _quorum_queue(channel, consumer.retry_queue, dead_letter=("", consumer.queue))
-
-
-def _quorum_queue(
-    channel: Any,
-    name: str,
-    *,
-    dead_letter: tuple[str, str] | None = None,
-    limits: Mapping[str, Any] | None = None,
-) -> None:
-    arguments: dict[str, Any] = {"x-queue-type": "quorum", **(limits or {})}
-    if dead_letter:
-        exchange, routing_key = dead_letter
-        # At-least-once dead-lettering: a message is never dropped between two queues.
-        arguments |= {
-            "x-dead-letter-exchange": exchange,
-            "x-dead-letter-routing-key": routing_key,
-            "x-dead-letter-strategy": "at-least-once",
-            "x-overflow": "reject-publish",
-        }
-    channel.queue_declare(name, durable=True, arguments=arguments)
+    declare_consumer_queues(channel, consumer.queue, consumer.handlers)
 
 
 def parse_event(body: bytes, consumer: Consumer) -> Event:

@@ -12,7 +12,7 @@ import pika
 import pika.exceptions
 import pytest
 
-from flotilla.broker import EXCHANGE, connect, publish
+from flotilla.broker import EXCHANGE, connect, declare_topology, publish
 from flotilla.consumer import (
     ATTEMPT_HEADER,
     Consumer,
@@ -255,3 +255,12 @@ def test_without_rabbitmq_the_runner_waits_and_retries_with_backoff(app, config,
     assert time.monotonic() - started < 3
     # One attempt, then it waits out its backoff instead of trying on every poll.
     assert caplog.messages.count("RabbitMQ unavailable, retrying") == 1
+
+
+def test_the_relay_and_the_consumer_declare_the_same_queues(channel, service):
+    # RabbitMQ refuses a queue declared again with other arguments: whichever of the relay
+    # and the consumer comes first, the other must be able to declare after it.
+    declare_topology(channel)
+    for consumer in service.consumers:
+        declare(channel, consumer)
+    declare_topology(channel)
