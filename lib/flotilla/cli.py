@@ -3,7 +3,6 @@
 flotilla migrate       apply migrations and start-up tasks, then exit
 flotilla worker        run the periodic jobs until stopped
 flotilla run JOB       run one job once (by hand, or from a test)
-flotilla healthcheck   exit 0 while the worker is alive (its container's healthcheck)
 """
 
 import argparse
@@ -12,9 +11,7 @@ import sys
 from flotilla.config import ConfigError
 from flotilla.logs import configure_logging
 from flotilla.service import load
-from flotilla.worker import heartbeat_age, run_job, run_worker, start_jobs
-
-HEALTHY_WITHIN_SECONDS = 30
+from flotilla.worker import run_job, run_worker, start_jobs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,10 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("migrate", help="apply migrations and start-up tasks")
     commands.add_parser("worker", help="run the periodic jobs until stopped")
     commands.add_parser("run", help="run one job once").add_argument("job")
-    commands.add_parser("healthcheck", help="exit 0 while the worker is alive")
     args = parser.parse_args(argv)
-    if args.command == "healthcheck":
-        return _healthcheck()
     try:
         service = load(args.app)
         config = service.config.from_env()
@@ -55,13 +49,6 @@ def _run_one(service, config, name: str) -> int:
     done = run_job(app, service, jobs[name])
     print(f"{name}: {'skipped (running elsewhere)' if done is None else done}")
     return 0
-
-
-def _healthcheck() -> int:
-    try:
-        return 0 if heartbeat_age() < HEALTHY_WITHIN_SECONDS else 1
-    except OSError:
-        return 1
 
 
 if __name__ == "__main__":

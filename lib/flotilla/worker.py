@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Touched after every round: the container's healthcheck reads its age.
+# Touched after every round: the container's healthcheck reads its age (docker-compose.yml).
 HEARTBEAT = Path("/tmp/flotilla-worker.alive")  # noqa: S108 (tmpfs in production)
 IDLE_SECONDS = 1.0
 
@@ -99,8 +99,3 @@ def _run_logged(app: Flask, service: Service, job: Job) -> None:
         run_job(app, service, job)
     except Exception:  # a failing job (database down, a bug) must not stop the others
         log.exception("job failed", extra={"job": job.name})
-
-
-def heartbeat_age() -> float:
-    """Return how many seconds ago the worker last finished a round."""
-    return time.time() - HEARTBEAT.stat().st_mtime
