@@ -187,7 +187,10 @@ def test_a_poison_message_goes_straight_to_the_dead_letter_queue(make_probe, bod
     later = probe.event()
     probe.publish(later)
     probe.run_until(lambda: probe.handled(later) == 1)
-    assert probe.dead() == [body]
+    # At-least-once dead-lettering moves the message a moment after the consumer rejects it.
+    dead: list[bytes] = []
+    probe.run_until(lambda: bool(dead.extend(probe.dead()) or dead))
+    assert dead == [body]
     assert len(probe.calls) == 1
 
 
