@@ -47,6 +47,19 @@ def get_credentials(cursor: RealDictCursor, *, email: str) -> dict | None:
     return cursor.fetchone()
 
 
+def get_credentials_by_id(cursor: RealDictCursor, *, user_id: int) -> dict | None:
+    """Return id, role and password hash for a user id, or None."""
+    cursor.execute(
+        """
+        SELECT id, role, password_hash
+        FROM users
+        WHERE id = %(user_id)s
+        """,
+        {"user_id": user_id},
+    )
+    return cursor.fetchone()
+
+
 def update_user(
     cursor: RealDictCursor, *, user_id: int, name: str | None, password_hash: str | None
 ) -> dict | None:
