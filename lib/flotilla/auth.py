@@ -84,13 +84,14 @@ class TokenVerifier:
         settings: TokenSettings,
         *,
         keys: KeySource | None = None,
-        refetch_seconds: float = 30,
+        refetch_seconds: float = 5,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.load_keys = keys or fetch_jwks(settings.jwks_url)
         self.clock = clock
-        # The least time between two attempts to load (unknown kids, failures).
+        # The least time between two attempts to load (unknown kids, failures): short, so
+        # that tokens of a new signing key pass within seconds of its first use.
         self.refetch_seconds = min(refetch_seconds, settings.jwks_refresh_seconds)
         self._keys: dict[str, Any] = {}
         self._loaded_at = float("-inf")
