@@ -180,7 +180,7 @@ def get_user(user_id: int) -> Response:
 
 def _check_current_password(user_id: int, password: str) -> None:
     with get_db().transaction() as cursor:
-        user = found(repository.get_credentials_by_id(cursor, user_id=user_id), "User")
+        user = found(repository.get_credentials(cursor, user_id=user_id), "User")
     if not verify_password(user["password_hash"], password):
         raise ApiError(403, "forbidden", "The current password is incorrect")
 
