@@ -2,6 +2,7 @@
 
 import json
 import uuid
+from http import HTTPStatus
 from typing import Any
 
 from gunicorn import util
@@ -24,9 +25,6 @@ REFUSALS: list[tuple[type[Exception], int, str, str]] = [
     (errors.ConfigurationProblem, 500, "internal_error", "Internal server error"),
     (errors.ParseException, 400, "bad_request", "Malformed request"),
 ]
-REASONS = {400: "Bad Request", 403: "Forbidden", 414: "URI Too Long", 417: "Expectation Failed"}
-REASONS |= {431: "Request Header Fields Too Large", 500: "Internal Server Error"}
-REASONS |= {501: "Not Implemented"}
 
 
 def refusal(error: Exception) -> tuple[int, str, str]:
@@ -42,7 +40,7 @@ def json_error_bytes(status: int, code: str, message: str) -> bytes:
     request_id = uuid.uuid4().hex
     body = json.dumps(error_body(code, message, request_id=request_id)).encode()
     head = (
-        f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}\r\n"
+        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
         "Connection: close\r\n"
         "Content-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n"

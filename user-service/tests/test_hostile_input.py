@@ -4,7 +4,9 @@ through user-service's routes (every service and the gateway build on the same a
 import json
 
 import pytest
+from gunicorn.http import errors
 
+from flotilla.gunicorn_worker import json_error_bytes, refusal
 from flotilla.validation import MAX_JSON_DEPTH
 from flotilla_testing.accounts import PASSWORD
 
@@ -159,3 +161,26 @@ def test_patch_me_refuses_nul_in_the_name(client, auth_headers):
     assert response.json["error"]["fields"] == {
         "name": "must not contain NUL or lone surrogate characters"
     }
+
+
+@pytest.mark.parametrize(
+    "error, status, code",
+    [
+        (errors.InvalidHeader("X-ATTACK"), 400, "bad_request"),
+        (errors.InvalidRequestLine("GET /\xff HTTP/1.1"), 400, "bad_request"),
+        (errors.LimitRequestLine(9000, 8190), 414, "uri_too_long"),
+        (errors.LimitRequestHeaders("too many"), 431, "request_header_fields_too_large"),
+        (errors.InvalidResponseHeader("X-Ours", "\n"), 500, "internal_error"),
+        (RuntimeError("a bug"), 500, "internal_error"),
+    ],
+)
+def test_what_gunicorn_refuses_is_answered_in_json(error, status, code):
+    raw = json_error_bytes(*refusal(error))
+    head, body = raw.split(b"\r\n\r\n", 1)
+    lines = head.decode("ascii").split("\r\n")
+    assert lines[0].startswith(f"HTTP/1.1 {status} ")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    assert headers["Content-Type"] == "application/json"
+    assert int(headers["Content-Length"]) == len(body)
+    assert json.loads(body)["error"]["code"] == code
+    assert json.loads(body)["error"]["request_id"] == headers["X-Request-ID"]
