@@ -13,13 +13,15 @@ from flask import Flask, g, request
 
 from flotilla.app import Slot
 from flotilla.clients import ServiceClient
-from flotilla.config import Env
+from flotilla.config import ConfigError, Env
 from flotilla.errors import ApiError
 
 log = logging.getLogger(__name__)
 
 ALGORITHMS = ["RS256"]
 REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss", "aud"]
+# API.md: a key removed from the JWKS stops being accepted everywhere within 5 minutes.
+MAX_JWKS_AGE_SECONDS = 300.0
 KeySource = Callable[[], dict[str, Any]]
 
 
@@ -31,15 +33,22 @@ class TokenSettings:
     issuer: str
     audience: str
     leeway_seconds: int
+    jwks_refresh_seconds: float = MAX_JWKS_AGE_SECONDS
 
     @classmethod
     def from_env(cls, env: Env) -> "TokenSettings":
         """Read the token settings from the environment."""
+        refresh = env.number("JWKS_REFRESH_SECONDS", MAX_JWKS_AGE_SECONDS)
+        if not 0 < refresh <= MAX_JWKS_AGE_SECONDS:
+            raise ConfigError(
+                f"JWKS_REFRESH_SECONDS must be over 0 and at most {MAX_JWKS_AGE_SECONDS:g}"
+            )
         return cls(
             jwks_url=env.get("JWKS_URL", "http://user-service:8000/.well-known/jwks.json"),
             issuer=env.get("JWT_ISSUER", "flotilla"),
             audience=env.get("JWT_AUDIENCE", "flotilla-api"),
             leeway_seconds=min(env.integer("JWT_LEEWAY_SECONDS", 30), 60),
+            jwks_refresh_seconds=refresh,
         )
 
 
@@ -68,32 +77,47 @@ def fetch_jwks(url: str, timeout: float = 3.0) -> KeySource:
 
 
 class TokenVerifier:
-    """Verify RS256 access tokens against cached public keys."""
+    """Verify RS256 access tokens against cached public keys, reloaded when they get old."""
 
     def __init__(
-        self, settings: TokenSettings, *, keys: KeySource | None = None, refetch_seconds: float = 30
+        self,
+        settings: TokenSettings,
+        *,
+        keys: KeySource | None = None,
+        refetch_seconds: float = 5,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.load_keys = keys or fetch_jwks(settings.jwks_url)
-        self.refetch_seconds = refetch_seconds
+        self.clock = clock
+        # The least time between two attempts to load (unknown kids, failures): short, so
+        # that tokens of a new signing key pass within seconds of its first use.
+        self.refetch_seconds = min(refetch_seconds, settings.jwks_refresh_seconds)
         self._keys: dict[str, Any] = {}
-        self._fetched_at = float("-inf")
+        self._loaded_at = float("-inf")
+        self._tried_at = float("-inf")
         self._lock = threading.Lock()
 
     def _key(self, kid: str) -> Any:
-        if kid not in self._keys:
+        if kid not in self._keys or self._stale():
             self._refresh()
         return self._keys.get(kid)
 
+    def _stale(self) -> bool:
+        # Reloaded when old, so that a key removed from the JWKS stops working here too.
+        return self.clock() - self._loaded_at >= self.settings.jwks_refresh_seconds
+
     def _refresh(self) -> None:
         # An unknown kid may mean a new key; asking again at most once per interval
-        # keeps a flood of made-up kids from becoming a flood of JWKS requests.
+        # keeps a flood of made-up kids (or a JWKS that is down) from becoming a flood
+        # of JWKS requests.
         with self._lock:
-            if time.monotonic() - self._fetched_at < self.refetch_seconds:
+            if self.clock() - self._tried_at < self.refetch_seconds:
                 return
-            self._fetched_at = time.monotonic()
+            self._tried_at = self.clock()
             try:
                 self._keys = self.load_keys()
+                self._loaded_at = self._tried_at
             except Exception as error:  # keep the old keys; the next interval retries
                 log.warning("cannot load token keys", extra={"error": str(error)})
 

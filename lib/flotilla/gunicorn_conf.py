@@ -10,7 +10,8 @@ _env = Env()
 # The app of the service named by $FLOTILLA_APP (set in each service's Dockerfile).
 wsgi_app = f"{_env.get('FLOTILLA_APP')}:create_app()"
 bind = f"0.0.0.0:{_env.integer('PORT', 8000)}"
-worker_class = "gthread"
+# gthread, answering what gunicorn itself refuses (bad header bytes, ...) in JSON.
+worker_class = "flotilla.gunicorn_worker.JsonErrorWorker"
 workers = _env.integer("GUNICORN_WORKERS", 2)
 threads = _env.integer("GUNICORN_THREADS", 4)
 reload = _env.flag("GUNICORN_RELOAD", False)

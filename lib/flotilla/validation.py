@@ -1,7 +1,9 @@
-"""Reading JSON bodies and query parameters, with API.md's 400/415/422 errors.
+"""Reading requests, with API.md's 400/415/422 errors.
 
-A view declares what it reads with @accepts(FIELDS) and @query(PARAM, ...); the same
-declarations are checked here and described in the OpenAPI document (flotilla.openapi).
+Every request's path, query string and header values are checked before any view runs
+(check_request_bytes). A view declares what it reads with @accepts(FIELDS) and
+@query(PARAM, ...); the same declarations are checked here and described in the OpenAPI
+document (flotilla.openapi).
 """
 
 import json
@@ -9,7 +11,9 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import wraps
+from itertools import accumulate
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from flask import request
 
@@ -20,6 +24,21 @@ BIGINT_MAX = 2**63 - 1
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 # Digits only (int() would also take "+1", " 1" and "1_0"), and few enough to parse cheaply.
 QUERY_INTEGER = re.compile(r"-?[0-9]{1,19}")
+# Far deeper than any body we accept; a bound of ours, not the interpreter's recursion limit.
+MAX_JSON_DEPTH = 32
+# Header values are visible ASCII, space and tab (RFC 9110 field-vchar without obs-text):
+# anything else is refused before a Python string method can read it as something else
+# (str.isspace() and re's \s take 0x85, 0xA0 and 0x1C-0x1F for whitespace).
+HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
+# Text that no path, query or string field carries: C0 controls (NUL first) and DEL.
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Lone surrogates: JSON escapes can make them, PostgreSQL and UTF-8 cannot hold them.
+SURROGATE = re.compile(r"[\ud800-\udfff]")
+# A JSON \u escape of a surrogate: only a body with one can hold a lone surrogate.
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+JSON_STRING = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+"')
+NOT_BRACKET = re.compile(r"[^\[\]{}]++")
+BRACKET_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 View = Callable[..., Any]
 
@@ -94,18 +113,74 @@ def query(*params: Query) -> Callable[[View], View]:
     return decorate
 
 
+def check_request_bytes() -> None:
+    """Refuse (400) a request whose path, query string or header values are not clean text."""
+    # WSGI hands these over as latin-1 strings of the bytes received (percent-decoded path).
+    path = request.environ.get("PATH_INFO", "")
+    if not _is_clean_text(path.encode("latin-1", "replace")):
+        raise ApiError(400, "bad_request", "Path is not UTF-8 text without control characters")
+    if not _is_clean_text(unquote_to_bytes(request.query_string)):
+        raise ApiError(
+            400, "bad_request", "Query string is not UTF-8 text without control characters"
+        )
+    for name, value in request.headers.items():
+        if not HEADER_VALUE.fullmatch(value):
+            raise ApiError(
+                400, "bad_request", f"Header {name} may hold only visible ASCII, space and tab"
+            )
+
+
+def _is_clean_text(raw: bytes) -> bool:
+    try:
+        text = raw.decode("utf-8")  # strict: no invalid sequences, no encoded surrogates
+    except UnicodeDecodeError:
+        return False
+    return not CONTROL.search(text)
+
+
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
 def json_body() -> Any:
-    """Return the parsed JSON body, or raise 415/400 for a wrong type or bad JSON."""
+    """Return the parsed JSON body, or raise 415/400 for a wrong type or bad JSON.
+
+    The body is UTF-8 (json.loads alone would take UTF-16 and encoded surrogates), nested at
+    most MAX_JSON_DEPTH deep, and holds no lone surrogate in any string or key.
+    """
     if request.mimetype != "application/json":
         raise ApiError(415, "unsupported_media_type", "Content-Type must be application/json")
     try:
-        return json.loads(request.get_data(cache=True), parse_constant=_reject_constant)
+        text = request.get_data(cache=True).decode("utf-8")
+        data = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "malformed_json", "Request body is not valid JSON") from None
+    except RecursionError:
+        raise _too_deep() from None
+    if _depth(text) > MAX_JSON_DEPTH:
+        raise _too_deep()
+    if SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(data):
+        raise ApiError(400, "malformed_json", "Request body holds a lone surrogate")
+    return data
+
+
+def _too_deep() -> ApiError:
+    return ApiError(400, "malformed_json", f"Request body is nested over {MAX_JSON_DEPTH} deep")
+
+
+def _depth(text: str) -> int:
+    """Return how deep valid JSON text nests: its brackets outside strings, counted in C."""
+    brackets = NOT_BRACKET.sub("", JSON_STRING.sub("", text))
+    return max(accumulate(map(BRACKET_STEP.__getitem__, brackets)), default=0)
+
+
+def _has_lone_surrogate(data: Any) -> bool:
+    # Encoding to UTF-8 fails on exactly the strings (values or keys) that hold one.
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def validate(data: Any, schema: Mapping[str, Field], *, partial: bool = False) -> dict:
@@ -155,6 +230,9 @@ def _check(value: Any, field: Field, name: str) -> Checked:
 def _check_str(value: Any, field: Field) -> tuple[Any, str | None]:
     if not isinstance(value, str):
         return None, "must be a string"
+    # PostgreSQL text cannot hold NUL, nor UTF-8 a lone surrogate: refused for every field.
+    if "\x00" in value or SURROGATE.search(value):
+        return None, "must not contain NUL or lone surrogate characters"
     if field.normalize:
         value = field.normalize(value)
     if field.min is not None and len(value) < field.min:

@@ -42,7 +42,13 @@ OPERATIONS = {
         401,
     ),
     "POST /api/auth/refresh": (routes.refresh, {"refresh_token": "unknown"}, 401),
-    "PATCH /api/users/me": (routes.patch_me, {"name": "Ada"}, 200),
+    "POST /api/auth/logout": (routes.logout, {"refresh_token": "unknown"}, 204),
+    # Like login's: valid in shape, refused for its content, so every field's bounds count.
+    "PATCH /api/users/me": (
+        routes.patch_me,
+        {"name": "Ada", "password": "a new password", "current_password": "not the password"},
+        403,
+    ),
 }
 VIEWS = {operation: view for operation, (view, *_) in OPERATIONS.items()}
 

@@ -28,7 +28,11 @@ def test_patch_me_changes_the_name(client, auth_headers):
 
 def test_patch_me_changes_the_password(client, user, auth_headers, login):
     new_password = "a much better password"
-    response = client.patch("/api/users/me", json={"password": new_password}, headers=auth_headers)
+    response = client.patch(
+        "/api/users/me",
+        json={"password": new_password, "current_password": PASSWORD},
+        headers=auth_headers,
+    )
     assert response.status_code == 200
     old = client.post("/api/auth/login", json={"email": user["email"], "password": PASSWORD})
     assert old.status_code == 401
@@ -114,6 +118,11 @@ def test_unknown_path_is_404_json(client):
 def test_refresh_after_password_change_still_needs_a_live_token(client, user, login):
     pair = login(user["email"])
     headers = bearer(pair["access_token"])
-    client.patch("/api/users/me", json={"password": "another password"}, headers=headers)
+    changed = client.patch(
+        "/api/users/me",
+        json={"password": "another password", "current_password": PASSWORD},
+        headers=headers,
+    )
+    assert changed.status_code == 200
     response = client.post("/api/auth/refresh", json={"refresh_token": pair["refresh_token"]})
     assert response.status_code == 401

@@ -1,10 +1,16 @@
 """user-service settings, read once from the environment."""
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 from flotilla.config import ConfigError, Env
 from flotilla.service import ServiceConfig
+
+PEM_PUBLIC_KEY = re.compile(r"-----BEGIN PUBLIC KEY-----.+?-----END PUBLIC KEY-----", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -16,6 +22,8 @@ class Config(ServiceConfig):
     access_token_seconds: int
     refresh_token_seconds: int
     private_key_pem: str | None
+    # Public keys signed with before the last rotation: published until their tokens expire.
+    previous_public_keys_pem: tuple[str, ...]
     admin_email: str
     admin_password: str
 
@@ -29,16 +37,38 @@ class Config(ServiceConfig):
         return {
             "access_token_seconds": env.integer("ACCESS_TOKEN_SECONDS", 900),
             "refresh_token_seconds": env.integer("REFRESH_TOKEN_SECONDS", 14 * 24 * 3600),
-            "private_key_pem": read_key(key_path) if key_path else None,
+            "private_key_pem": read_key("JWT_PRIVATE_KEY_FILE", key_path) if key_path else None,
+            "previous_public_keys_pem": previous_public_keys(env),
             "admin_email": env.get("ADMIN_EMAIL", "admin@flotilla.local").strip().lower(),
             "admin_password": env.secret("ADMIN_PASSWORD", "admin-dev-password"),
         }
 
 
-def read_key(path: str) -> str:
-    """Return the PEM text of the configured signing key."""
+def read_key(setting: str, path: str) -> str:
+    """Return the PEM text of the key file a setting names."""
     try:
         with open(path, encoding="utf-8") as handle:
             return handle.read()
     except OSError as error:
-        raise ConfigError(f"JWT_PRIVATE_KEY_FILE={path} cannot be read: {error}") from None
+        raise ConfigError(f"{setting}={path} cannot be read: {error}") from None
+
+
+def previous_public_keys(env: Env) -> tuple[str, ...]:
+    """Return each PEM public key of JWT_PREVIOUS_PUBLIC_KEYS_FILE (none when unset or empty)."""
+    path = env.get("JWT_PREVIOUS_PUBLIC_KEYS_FILE", "")
+    if not path:
+        return ()
+    text = read_key("JWT_PREVIOUS_PUBLIC_KEYS_FILE", path)
+    keys = tuple(PEM_PUBLIC_KEY.findall(text))
+    if PEM_PUBLIC_KEY.sub("", text).strip() or not all(map(_is_rsa_public_key, keys)):
+        raise ConfigError(
+            f"JWT_PREVIOUS_PUBLIC_KEYS_FILE={path} may hold only RSA public keys (PEM, PUBLIC KEY)"
+        )
+    return keys
+
+
+def _is_rsa_public_key(pem: str) -> bool:
+    try:
+        return isinstance(serialization.load_pem_public_key(pem.encode()), rsa.RSAPublicKey)
+    except ValueError:
+        return False

@@ -34,15 +34,18 @@ def get_user(cursor: RealDictCursor, *, user_id: int) -> dict | None:
     return cursor.fetchone()
 
 
-def get_credentials(cursor: RealDictCursor, *, email: str) -> dict | None:
-    """Return id, role and password hash for an email, or None."""
+def get_credentials(
+    cursor: RealDictCursor, *, email: str | None = None, user_id: int | None = None
+) -> dict | None:
+    """Return id, role and password hash for an email or a user id, or None."""
     cursor.execute(
         """
         SELECT id, role, password_hash
         FROM users
         WHERE email = %(email)s
+           OR id = %(user_id)s
         """,
-        {"email": email},
+        {"email": email, "user_id": user_id},
     )
     return cursor.fetchone()
 

@@ -33,13 +33,28 @@ LOGIN = {
     "password": Field(str, max=1024),
 }
 REFRESH = {"refresh_token": Field(str, min=1, max=1024)}
-PATCH_ME = {"name": NAME_FIELD, "password": PASSWORD_FIELD}
+PATCH_ME = {
+    "name": NAME_FIELD,
+    "password": PASSWORD_FIELD,
+    # Checked like a login: any content mismatch is the same 403.
+    "current_password": Field(
+        str, max=1024, doc="Required to change the password; checked whenever given"
+    ),
+}
 
 auth = Blueprint("auth", __name__, url_prefix="/api/auth")
 users = Blueprint("users", __name__, url_prefix="/api/users")
 keys = Blueprint("keys", __name__)
 
 BAD_LOGIN = "Email or password is incorrect"
+
+
+def _tokens_response(pair: dict) -> Response:
+    response = jsonify(pair)
+    # Tokens are credentials: no browser or proxy cache may keep a copy (RFC 6749, 5.1).
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
 
 
 def _token_pair(cursor, *, user_id: int, role: str, family: str) -> dict:
@@ -98,7 +113,7 @@ def login(data: dict) -> Response:
         pair = _token_pair(
             cursor, user_id=found["id"], role=found["role"], family=str(uuid.uuid4())
         )
-    return jsonify(pair)
+    return _tokens_response(pair)
 
 
 @auth.post("/refresh")
@@ -110,13 +125,23 @@ def refresh(data: dict) -> Response:
         revoked = repository.revoke_refresh_token(cursor, token_hash=token_hash)
         user = revoked and repository.get_user(cursor, user_id=revoked["user_id"])
         if user:
-            return jsonify(
+            return _tokens_response(
                 _token_pair(cursor, user_id=user["id"], role=user["role"], family=revoked["family"])
             )
     # A rotated token presented again was stolen or replayed: end its whole chain.
     with get_db().transaction() as cursor:
         repository.revoke_family_of(cursor, token_hash=token_hash)
     raise ApiError(401, "invalid_token", "Refresh token is invalid, expired or already used")
+
+
+@auth.post("/logout")
+@accepts(REFRESH)
+def logout(data: dict) -> tuple[str, int]:
+    """End a session: the refresh token and every token rotated from it stop working."""
+    with get_db().transaction() as cursor:
+        repository.revoke_family_of(cursor, token_hash=refresh_token_hash(data["refresh_token"]))
+    # Unknown and already revoked tokens get the same answer: there is nothing to tell.
+    return "", 204
 
 
 @users.get("/me")
@@ -130,7 +155,17 @@ def me() -> Response:
 @require_user
 @accepts(PATCH_ME, partial=True)
 def patch_me(data: dict) -> Response:
-    """Change the caller's name and/or password."""
+    """Change the caller's name and/or password; the password only with the current one."""
+    # A stolen access token lives minutes; it must not buy the account for good.
+    if "password" in data and "current_password" not in data:
+        raise ApiError(
+            422,
+            "validation_error",
+            "Changing the password needs the current password",
+            fields={"current_password": "is required to change the password"},
+        )
+    if "current_password" in data:
+        _check_current_password(g.user["id"], data["current_password"])
     password_hash = hash_password(data["password"]) if "password" in data else None
     with get_db().transaction() as cursor:
         user = repository.update_user(
@@ -149,6 +184,13 @@ def get_user(user_id: int) -> Response:
     if g.user["role"] != "admin" and g.user["id"] != user_id:
         raise ApiError(404, "not_found", "User not found")
     return jsonify(_existing_user(user_id))
+
+
+def _check_current_password(user_id: int, password: str) -> None:
+    with get_db().transaction() as cursor:
+        user = found(repository.get_credentials(cursor, user_id=user_id), "User")
+    if not verify_password(user["password_hash"], password):
+        raise ApiError(403, "forbidden", "The current password is incorrect")
 
 
 def _existing_user(user_id: int) -> dict:

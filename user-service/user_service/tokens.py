@@ -41,29 +41,52 @@ def new_private_key_pem() -> str:
     ).decode()
 
 
-class SigningKey:
-    """A private RSA key with its kid and public JWK."""
+class PublicKey:
+    """An RSA public key with its kid and public JWK: what verifies a token."""
+
+    def __init__(self, public_key: rsa.RSAPublicKey) -> None:
+        self.public_key = public_key
+        self.jwk = RSAAlgorithm.to_jwk(public_key, as_dict=True)
+        self.kid = thumbprint(self.jwk)
+        self.jwk.update({"kid": self.kid, "use": "sig", "alg": "RS256"})
+
+    @classmethod
+    def from_pem(cls, pem: str) -> "PublicKey":
+        """Load a PEM RSA public key (user_service.config checked that it is one)."""
+        return cls(serialization.load_pem_public_key(pem.encode()))
+
+
+class SigningKey(PublicKey):
+    """A private RSA key: signs tokens, and its public part verifies them."""
 
     def __init__(self, pem: str) -> None:
         self.private_key = serialization.load_pem_private_key(pem.encode(), password=None)
         if not isinstance(self.private_key, rsa.RSAPrivateKey):
             raise ValueError("the signing key must be an RSA private key")
-        self.public_key = self.private_key.public_key()
-        self.jwk = RSAAlgorithm.to_jwk(self.public_key, as_dict=True)
-        self.kid = thumbprint(self.jwk)
-        self.jwk.update({"kid": self.kid, "use": "sig", "alg": "RS256"})
+        super().__init__(self.private_key.public_key())
 
 
 class Signer:
-    """Issues access tokens; the key comes from configuration or, in development, the database."""
+    """Issues access tokens; the key comes from configuration or, in development, the database.
+
+    It publishes (and verifies with) the signing keys and the previous public keys of a
+    rotation, which are configured until every token signed with them has expired.
+    """
 
     def __init__(
-        self, settings: TokenSettings, db: Database, *, pem: str | None, access_seconds: int
+        self,
+        settings: TokenSettings,
+        db: Database,
+        *,
+        pem: str | None,
+        access_seconds: int,
+        previous_pems: tuple[str, ...] = (),
     ) -> None:
         self.settings = settings
         self.db = db
         self.configured_pem = pem
         self.access_seconds = access_seconds
+        self.previous = [PublicKey.from_pem(pem) for pem in previous_pems]
         self._keys: list[SigningKey] = []
         self._lock = threading.Lock()
 
@@ -74,6 +97,12 @@ class Signer:
                 pems = [self.configured_pem] if self.configured_pem else self._stored_pems()
                 self._keys = [SigningKey(pem) for pem in pems]
         return self._keys
+
+    def verification_keys(self) -> list[PublicKey]:
+        """Return every key a valid token may be signed with: signing keys, then previous ones."""
+        signing = self.keys()
+        kids = {key.kid for key in signing}
+        return [*signing, *(key for key in self.previous if key.kid not in kids)]
 
     def _stored_pems(self) -> list[str]:
         with self.db.transaction() as cursor:
@@ -104,11 +133,11 @@ class Signer:
 
     def jwks(self) -> dict:
         """Return the public keys as a JWKS document."""
-        return {"keys": [key.jwk for key in self.keys()]}
+        return {"keys": [key.jwk for key in self.verification_keys()]}
 
     def public_keys(self) -> dict[str, Any]:
         """Return the public keys by kid, for verifying tokens locally."""
-        return {key.kid: key.public_key for key in self.keys()}
+        return {key.kid: key.public_key for key in self.verification_keys()}
 
 
 def new_refresh_token() -> str:
@@ -133,6 +162,7 @@ def register_tokens(app: Flask, config: Config) -> None:
             DATABASE.get(app),
             pem=config.private_key_pem,
             access_seconds=config.access_token_seconds,
+            previous_pems=config.previous_public_keys_pem,
         ),
     )
     # Local keys need no refetch interval: they change only with a restart.
