@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import docker
 import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -273,7 +274,12 @@ class KeyServer(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
-        return f"http://{socket.gethostbyname(socket.gethostname())}:{self.server_port}"
+        # This container's address on the backend network, where the gateways reach it (its
+        # first address may be on a network they are not on).
+        me = docker.from_env().containers.get(socket.gethostname())
+        networks = me.attrs["NetworkSettings"]["Networks"]
+        address = next(n["IPAddress"] for name, n in networks.items() if name.endswith("_backend"))
+        return f"http://{address}:{self.server_port}"
 
 
 class _KeyHandler(BaseHTTPRequestHandler):
