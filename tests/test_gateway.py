@@ -216,6 +216,35 @@ def test_the_merged_openapi_document_validates_and_lists_every_public_route(api)
     assert all(path.startswith(routed) for path in document["paths"])
 
 
+def _concrete(path: str) -> str:
+    """A path with every parameter set to an id that exists nowhere."""
+    return "/".join("999999999" if part.startswith("{") else part for part in path.split("/"))
+
+
+def test_each_operation_states_its_security_and_the_stack_agrees(api):
+    """Without a token, an operation documented as public never answers 401; one that needs
+    a token always does (before any check of its body or parameters)."""
+    document = api.get("/api/openapi.json").json()
+    assert "security" not in document  # every operation says it itself
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            assert "security" in operation, (method, path)
+            response = api.request(method, _concrete(path), json={})
+            public = operation["security"] == []
+            assert (response.status_code == 401) != public, (method, path, response.text)
+
+
+def test_a_method_the_gateway_itself_does_not_serve_is_405(api):
+    for path in ("/api/openapi.json", "/api/docs", "/api/docs/swagger-ui.css"):
+        response = api.put(path)
+        assert response.status_code == 405, path
+        assert response.json()["error"]["code"] == "method_not_allowed"
+        assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+        options = api.options(path)
+        assert options.status_code == 200, path
+        assert set(options.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+
+
 def test_the_docs_page_is_served_and_renders_the_document(api):
     response = api.get("/api/docs")
     assert response.status_code == 200

@@ -10,6 +10,7 @@ from flask import Flask, Response, send_file
 
 from flotilla.app import Slot
 from flotilla.errors import ApiError
+from flotilla.openapi import BAD_REQUEST, ERROR_SCHEMA, error_response
 from gateway.config import Config
 from gateway.memo import Memo
 from gateway.upstreams import UPSTREAMS
@@ -40,6 +41,14 @@ DOCS_CSP = (
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 
+OPERATIONS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
+# What the gateway answers by itself for any proxied operation (docs/gateway.md).
+GATEWAY_RESPONSES = {
+    "429": error_response("Rate limited: wait Retry-After seconds"),
+    "502": error_response("The service answered with something that is not HTTP"),
+    "503": error_response("The service is unavailable (its circuit breaker is open)"),
+    "504": error_response("The service did not answer in time"),
+}
 GATEWAY_PATHS = {
     "/api/openapi.json": {
         "get": {
@@ -47,7 +56,11 @@ GATEWAY_PATHS = {
             "summary": "This document: the OpenAPI documents of every service, merged",
             "operationId": "getOpenApi",
             "security": [],
-            "responses": {"200": {"description": "An OpenAPI 3 document"}},
+            "responses": {
+                "200": {"description": "An OpenAPI 3 document"},
+                "400": BAD_REQUEST,
+                "429": GATEWAY_RESPONSES["429"],
+            },
         }
     },
     "/api/docs": {
@@ -60,7 +73,9 @@ GATEWAY_PATHS = {
                 "200": {
                     "description": "An HTML page",
                     "content": {"text/html": {"schema": {"type": "string"}}},
-                }
+                },
+                "400": BAD_REQUEST,
+                "429": GATEWAY_RESPONSES["429"],
             },
         }
     },
@@ -80,7 +95,7 @@ def base_document() -> dict:
         "servers": [{"url": "/"}],
         "tags": [{"name": "gateway", "description": "The api-gateway itself"}],
         "paths": copy.deepcopy(GATEWAY_PATHS),
-        "components": {},
+        "components": {"schemas": {"Error": ERROR_SCHEMA}},
     }
 
 
@@ -95,7 +110,7 @@ def merge(documents: dict[str, dict]) -> dict:
             if path in merged["paths"]:
                 log.warning("openapi path defined twice", extra={"path": path, "by": service})
                 continue
-            merged["paths"][path] = item
+            merged["paths"][path] = _as_served(item, document.get("security", []))
         for kind, entries in document.get("components", {}).items():
             target = merged["components"].setdefault(kind, {})
             for name, entry in entries.items():
@@ -109,9 +124,23 @@ def merge(documents: dict[str, dict]) -> dict:
             if tag.get("name") not in tags:
                 tags.add(tag.get("name"))
                 merged["tags"].append(tag)
-        if "security" in document and "security" not in merged:
-            merged["security"] = document["security"]
     return merged
+
+
+def _as_served(item: dict, security: list) -> dict:
+    """Return a service's path item as the gateway serves it: every operation states its
+    own security (a document's default would otherwise apply to every service's operations
+    once merged) and the statuses the gateway itself can answer."""
+    return {
+        key: _through_gateway(value, security) if key in OPERATIONS else value
+        for key, value in item.items()
+    }
+
+
+def _through_gateway(operation: dict, security: list) -> dict:
+    served = {"security": security, **operation}
+    served["responses"] = {**GATEWAY_RESPONSES, **operation.get("responses", {})}
+    return served
 
 
 def _version(text: str) -> tuple[int, ...]:

@@ -1,17 +1,19 @@
 """The gateway's routes: the /api proxy, the merged OpenAPI document and its page, /health."""
 
 from flask import Blueprint, Response, jsonify, request
+from werkzeug.exceptions import MethodNotAllowed
 
 from flotilla.errors import ApiError
 from gateway.auth import caller_id, check_auth
 from gateway.config import Config
 from gateway.health import upstream_states
-from gateway.openapi import OPENAPI, docs_file
+from gateway.openapi import GATEWAY_PATHS, OPENAPI, docs_file
 from gateway.proxy import forward
 from gateway.ratelimit import LIMITER, add_headers, enforce
 from gateway.upstreams import BREAKERS, UPSTREAMS
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+OWN_METHODS = ["GET", "HEAD", "OPTIONS"]
 
 api = Blueprint("api", __name__, url_prefix="/api")
 edge = Blueprint("edge", __name__)
@@ -27,14 +29,16 @@ def _limit_headers(response: Response) -> Response:
     return add_headers(response)
 
 
-@api.get("/openapi.json")
+# The gateway's own routes answer OPTIONS in proxy() below: Flask's automatic answer would
+# list the catch-all's methods too.
+@api.get("/openapi.json", provide_automatic_options=False)
 def openapi() -> Response:
     """Serve the merged OpenAPI document of every service."""
     return jsonify(OPENAPI.get().get())
 
 
-@api.get("/docs", defaults={"name": ""})
-@api.get("/docs/<name>")
+@api.get("/docs", defaults={"name": ""}, provide_automatic_options=False)
+@api.get("/docs/<name>", provide_automatic_options=False)
 def docs(name: str) -> Response:
     """Serve Swagger UI for the merged document: its page and its files."""
     return docs_file(name)
@@ -46,6 +50,10 @@ def proxy(rest: str) -> Response:
     """Route a public API request to its service."""
     config = Config.current()
     route = config.route_for(request.path)
+    if route is None and _is_own_path(request.path):
+        if request.method == "OPTIONS":
+            return Response(headers={"Allow": ", ".join(OWN_METHODS)})
+        raise MethodNotAllowed(valid_methods=OWN_METHODS)
     if route is None:
         raise ApiError(404, "not_found", f"No API route for {request.path}")
     check_auth(route)
@@ -56,6 +64,11 @@ def proxy(rest: str) -> Response:
         timeout=(config.connect_timeout, config.read_timeout),
         breaker=BREAKERS.get()[route.upstream],
     )
+
+
+def _is_own_path(path: str) -> bool:
+    """Whether path is one of the gateway's own (GET-only) routes."""
+    return path in GATEWAY_PATHS or path.startswith("/api/docs/")
 
 
 @edge.get("/health")

@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from flotilla.openapi import ERROR_SCHEMA
 from gateway.openapi import MergedDocument, merge
 from gateway.upstreams import UPSTREAMS
 
@@ -56,7 +57,23 @@ def test_the_first_definition_of_a_path_or_component_wins():
     assert merged["openapi"] == "3.1.0"  # the highest version of the parts
     assert merged["paths"]["/api/a"]["get"]["summary"] == "one"
     assert "/api/b" in merged["paths"]
-    assert merged["components"]["schemas"] == {"X": {}, "Y": {}}
+    assert merged["components"]["schemas"] == {"Error": ERROR_SCHEMA, "X": {}, "Y": {}}
+
+
+def test_every_merged_operation_states_its_security_and_the_gateways_statuses():
+    secured = {
+        "security": [{"bearerAuth": []}],
+        "paths": {"/api/a": {"get": {"responses": {"200": {}}}}},
+    }
+    public = {"paths": {"/api/b": {"post": {"responses": {"201": {}, "503": {"x": 1}}}}}}
+    merged = merge({"secured": secured, "public": public})
+    assert "security" not in merged
+    a, b = merged["paths"]["/api/a"]["get"], merged["paths"]["/api/b"]["post"]
+    assert a["security"] == [{"bearerAuth": []}]
+    assert b["security"] == []
+    for operation in (a, b):
+        assert {"429", "502", "503", "504"} <= operation["responses"].keys()
+    assert b["responses"]["503"] == {"x": 1}  # the service's own description stays
 
 
 def _policy(response) -> dict[str, list[str]]:

@@ -40,13 +40,47 @@ def register_openapi(app: Flask, document: dict) -> None:
         return jsonify(complete)
 
 
+# API.md's error document: flotilla.errors makes every error of every service in this shape.
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "request_id"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "request_id": {"type": "string"},
+                "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+            },
+        }
+    },
+}
+
+
+def error_response(description: str) -> dict:
+    """Return an OpenAPI response of API.md's error document."""
+    content = {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}}
+    return {"description": description, "content": content}
+
+
+# check_request_bytes refuses these before any view runs, whatever the operation.
+BAD_REQUEST = error_response(
+    "A path, query string or header value that is not clean text, or a malformed body"
+)
+
+
 def describe_requests(app: Flask, document: dict) -> dict:
-    """Return a copy of document with every documented operation's body and query parameters."""
+    """Return a copy of document with every documented operation's body and query
+    parameters, the error schema, and the 400 that every operation can answer."""
     document = copy.deepcopy(document)
+    document.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     for method, path, view in _routes(app):
         operation = document.get("paths", {}).get(path, {}).get(method.lower())
         if operation is not None:
             _describe(document, operation, view, where=f"{method} {path}")
+            operation["responses"].setdefault("400", BAD_REQUEST)
     return document
 
 
@@ -75,7 +109,9 @@ def _schema_name(operation: dict, where: str) -> str:
 def request_schema(view: Callable) -> dict | None:
     """Return the schema of the JSON body a view accepts (None: it takes none)."""
     body: Body | None = getattr(view, "request_body", None)
-    return None if body is None else object_schema(body.fields, partial=body.partial)
+    if body is None:
+        return None
+    return object_schema(body.fields, partial=body.partial, requires=body.requires)
 
 
 def query_parameters(view: Callable) -> list[dict]:

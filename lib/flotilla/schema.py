@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flotilla.validation import Field, Query, int_bounds
+from flotilla.validation import QUERY_TEXT, Field, Query, int_bounds
 
 # Python's and ECMA's regexes agree on the syntax our patterns use; not on these
 # (\d and \w are Unicode-wide in Python, ASCII in ECMA; inline flags and \A \Z are Python's).
@@ -22,8 +22,14 @@ BOUND_KEYWORDS = {
 }
 
 
-def object_schema(fields: Mapping[str, Field], *, partial: bool = False) -> dict:
-    """Return the schema of a JSON object with these fields and no others."""
+def object_schema(
+    fields: Mapping[str, Field],
+    *,
+    partial: bool = False,
+    requires: Mapping[str, str] | None = None,
+) -> dict:
+    """Return the schema of a JSON object with these fields and no others; requires: field ->
+    the field that must come with it."""
     schema: dict = {
         "type": "object",
         "additionalProperties": False,
@@ -34,6 +40,12 @@ def object_schema(fields: Mapping[str, Field], *, partial: bool = False) -> dict
         schema["minProperties"] = 1
     elif required:
         schema["required"] = required
+    if requires:
+        # OpenAPI 3.0 has no dependentRequired: "without name, or with needed" says the same.
+        schema["allOf"] = [
+            {"anyOf": [{"not": {"required": [name]}}, {"required": [needed]}]}
+            for name, needed in requires.items()
+        ]
     return schema
 
 
@@ -80,6 +92,9 @@ def ecma_pattern(pattern: re.Pattern | None) -> str | None:
 def query_parameter(param: Query) -> dict:
     """Return the OpenAPI description of a query parameter."""
     schema = {**field_schema(param.field), "default": param.default}
+    if schema["type"] == "string" and "pattern" not in schema:
+        # What check_request_bytes refuses in every query string.
+        schema["pattern"] = ecma_pattern(QUERY_TEXT)
     parameter = {"name": param.name, "in": "query", "required": False, "schema": schema}
     notes = [schema.pop("description", "")]
     if param.clamp is not None:

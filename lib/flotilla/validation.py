@@ -6,6 +6,7 @@ Every request's path, query string and header values are checked before any view
 document (flotilla.openapi).
 """
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -21,7 +22,15 @@ from flotilla.errors import ApiError
 
 # PostgreSQL BIGINT: anything wider could never be stored.
 BIGINT_MAX = 2**63 - 1
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# What str.isspace() (and so str.strip()) takes for whitespace, spelled out: re's \s and
+# ECMA's \s (the OpenAPI patterns) disagree on several of these.
+WHITESPACE = r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# An address, with the whitespace around it that normalising trims.
+EMAIL = re.compile(
+    rf"[{WHITESPACE}]*[^@{WHITESPACE}]+@[^@{WHITESPACE}]+\.[^@{WHITESPACE}]+[{WHITESPACE}]*"
+)
+# Text that is not only whitespace: what a trimmed field needs to keep a character.
+NOT_BLANK = re.compile(rf"[{WHITESPACE}]*[^{WHITESPACE}](?:[{WHITESPACE}]|[^{WHITESPACE}])*")
 # Digits only (int() would also take "+1", " 1" and "1_0"), and few enough to parse cheaply.
 QUERY_INTEGER = re.compile(r"-?[0-9]{1,19}")
 # Far deeper than any body we accept; a bound of ours, not the interpreter's recursion limit.
@@ -32,6 +41,8 @@ MAX_JSON_DEPTH = 32
 HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
 # Text that no path, query or string field carries: C0 controls (NUL first) and DEL.
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Query text that passes check_request_bytes (stated in the OpenAPI documents).
+QUERY_TEXT = re.compile(r"[^\x00-\x1f\x7f]*")
 # Lone surrogates: JSON escapes can make them, PostgreSQL and UTF-8 cannot hold them.
 SURROGATE = re.compile(r"[\ud800-\udfff]")
 # A JSON \u escape of a surrogate: only a body with one can hold a lone surrogate.
@@ -61,10 +72,12 @@ class Field:
 
 @dataclass(frozen=True)
 class Body:
-    """A JSON object request body; partial: any non-empty subset of the fields (PATCH)."""
+    """A JSON object request body; partial: any non-empty subset of the fields (PATCH);
+    requires: field -> the field that must come with it."""
 
     fields: Mapping[str, Field]
     partial: bool = False
+    requires: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -82,15 +95,20 @@ OFFSET = Query("offset", Field(int, min=0), default=0)
 PAGE = (LIMIT, OFFSET)
 
 
-def accepts(fields: Mapping[str, Field], *, partial: bool = False) -> Callable[[View], View]:
+def accepts(
+    fields: Mapping[str, Field],
+    *,
+    partial: bool = False,
+    requires: Mapping[str, str] | None = None,
+) -> Callable[[View], View]:
     """Validate the JSON body against fields and pass the clean values to the view as data."""
     # Goes below @require_user & co., so that only authenticated callers' bodies are read.
-    body = Body(fields, partial)
+    body = Body(fields, partial, dict(requires or {}))
 
     def decorate(view: View) -> View:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            data = validate(json_body(), body.fields, partial=body.partial)
+            data = validate(json_body(), body.fields, partial=body.partial, requires=body.requires)
             return view(*args, data=data, **kwargs)
 
         wrapper.request_body = body  # flotilla.openapi documents it
@@ -183,7 +201,13 @@ def _has_lone_surrogate(data: Any) -> bool:
     return False
 
 
-def validate(data: Any, schema: Mapping[str, Field], *, partial: bool = False) -> dict:
+def validate(
+    data: Any,
+    schema: Mapping[str, Field],
+    *,
+    partial: bool = False,
+    requires: Mapping[str, str] | None = None,
+) -> dict:
     """Return the valid, normalised fields of data or raise one 422 naming every problem.
 
     Problems inside lists are named "list[index].field".
@@ -193,6 +217,9 @@ def validate(data: Any, schema: Mapping[str, Field], *, partial: bool = False) -
     if partial and not data:
         raise ApiError(422, "validation_error", "Nothing to update", fields={})
     clean, errors = _check_object(data, schema, partial=partial)
+    for name, needed in (requires or {}).items():
+        if name in data and needed not in data:
+            errors[needed] = f"is required with {name}"
     if errors:
         raise ApiError(422, "validation_error", "Invalid input", fields=errors)
     return clean
@@ -233,14 +260,18 @@ def _check_str(value: Any, field: Field) -> tuple[Any, str | None]:
     # PostgreSQL text cannot hold NUL, nor UTF-8 a lone surrogate: refused for every field.
     if "\x00" in value or SURROGATE.search(value):
         return None, "must not contain NUL or lone surrogate characters"
-    if field.normalize:
-        value = field.normalize(value)
+    # The value as sent is checked, as the OpenAPI document describes it; then normalised.
     if field.min is not None and len(value) < field.min:
         return None, f"must be at least {field.min} characters"
     if field.max is not None and len(value) > field.max:
         return None, f"must be at most {field.max} characters"
     if field.pattern and not field.pattern.fullmatch(value):
         return None, "has an invalid format"
+    if field.normalize:
+        value = field.normalize(value)
+        # A few characters grow when lower-cased ("İ" is two); the bound holds for what is kept.
+        if field.max is not None and len(value) > field.max:
+            return None, f"must be at most {field.max} characters once normalised"
     return value, None
 
 

@@ -7,7 +7,7 @@ from flask import Blueprint, Response, current_app, jsonify
 from flotilla.auth import require_admin
 from flotilla.db import get_db
 from flotilla.errors import ApiError, found
-from flotilla.validation import PAGE, Field, Query, accepts, query
+from flotilla.validation import NOT_BLANK, PAGE, Field, Query, accepts, query
 from product_service import repository
 from product_service.cache import CACHE
 
@@ -18,7 +18,9 @@ MAX_QUERY_CHARS = 200
 # PostgreSQL text cannot hold NUL; refusing it here makes it a 422, not a 500.
 NO_NUL = re.compile(r"[^\x00]*")
 
-NAME = Field(str, min=1, max=200, pattern=NO_NUL, normalize=str.strip, doc="Trimmed, then checked")
+NAME = Field(
+    str, min=1, max=200, pattern=NOT_BLANK, normalize=str.strip, doc="Checked as sent, then trimmed"
+)
 DESCRIPTION = Field(str, required=False, max=5000, pattern=NO_NUL)
 PRICE = Field(int, min=0, max=MAX_PRICE_CENTS)
 STOCK = Field(int, min=0, max=MAX_STOCK)
@@ -32,7 +34,7 @@ CREATE = {
 UPDATE = {"name": NAME, "description": DESCRIPTION, "price_cents": PRICE, "stock": STOCK}
 SEARCH = Query(
     "q",
-    Field(str, max=MAX_QUERY_CHARS, pattern=NO_NUL, doc="Case-insensitive substring of the name"),
+    Field(str, max=MAX_QUERY_CHARS, doc="Case-insensitive substring of the name"),
     default="",
 )
 

@@ -79,9 +79,7 @@ def test_changing_the_password_needs_the_current_one(client, user, auth_headers)
     response = patch_me(client, auth_headers, password=NEW_PASSWORD)
     assert response.status_code == 422
     assert response.json["error"]["code"] == "validation_error"
-    assert response.json["error"]["fields"] == {
-        "current_password": "is required to change the password"
-    }
+    assert response.json["error"]["fields"] == {"current_password": "is required with password"}
     assert password_works(client, user["email"], PASSWORD)
 
 

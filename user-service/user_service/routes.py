@@ -9,7 +9,7 @@ from flotilla.auth import require_user
 from flotilla.db import get_db
 from flotilla.errors import ApiError, found
 from flotilla.outbox import add_event
-from flotilla.validation import EMAIL, Field, accepts
+from flotilla.validation import EMAIL, NOT_BLANK, Field, accepts
 from user_service import repository
 from user_service.config import Config
 from user_service.passwords import hash_password, needs_rehash, verify_password
@@ -21,10 +21,16 @@ def _email(value: str) -> str:
 
 
 EMAIL_FIELD = Field(
-    str, max=254, pattern=EMAIL, normalize=_email, doc="Trimmed and lower-cased, then checked"
+    str,
+    max=254,
+    pattern=EMAIL,
+    normalize=_email,
+    doc="Checked as sent, then trimmed and lower-cased",
 )
 PASSWORD_FIELD = Field(str, min=8, max=128)
-NAME_FIELD = Field(str, min=1, max=100, normalize=str.strip, doc="Trimmed, then checked")
+NAME_FIELD = Field(
+    str, min=1, max=100, pattern=NOT_BLANK, normalize=str.strip, doc="Checked as sent, then trimmed"
+)
 
 REGISTER = {"email": EMAIL_FIELD, "password": PASSWORD_FIELD, "name": NAME_FIELD}
 # Login checks only the shape: any content mismatch is the same 401.
@@ -153,17 +159,10 @@ def me() -> Response:
 
 @users.patch("/me")
 @require_user
-@accepts(PATCH_ME, partial=True)
+# A stolen access token lives minutes; it must not buy the account for good.
+@accepts(PATCH_ME, partial=True, requires={"password": "current_password"})
 def patch_me(data: dict) -> Response:
     """Change the caller's name and/or password; the password only with the current one."""
-    # A stolen access token lives minutes; it must not buy the account for good.
-    if "password" in data and "current_password" not in data:
-        raise ApiError(
-            422,
-            "validation_error",
-            "Changing the password needs the current password",
-            fields={"current_password": "is required to change the password"},
-        )
     if "current_password" in data:
         _check_current_password(g.user["id"], data["current_password"])
     password_hash = hash_password(data["password"]) if "password" in data else None
