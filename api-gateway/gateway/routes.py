@@ -3,6 +3,7 @@
 from flask import Blueprint, Response, jsonify, request
 
 from flotilla.errors import ApiError
+from flotilla.metrics import label_route
 from gateway.auth import caller_id, check_auth
 from gateway.config import Config
 from gateway.health import upstream_states
@@ -48,6 +49,7 @@ def proxy(rest: str) -> Response:
     route = config.route_for(request.path)
     if route is None:
         raise ApiError(404, "not_found", f"No API route for {request.path}")
+    label_route(route.prefix)
     check_auth(route)
     return forward(
         UPSTREAMS.get()[route.upstream],
