@@ -4,6 +4,7 @@ from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import MethodNotAllowed
 
 from flotilla.errors import ApiError
+from flotilla.metrics import label_route
 from gateway.auth import caller_id, check_auth
 from gateway.config import Config
 from gateway.health import upstream_states
@@ -56,6 +57,7 @@ def proxy(rest: str) -> Response:
         raise MethodNotAllowed(valid_methods=OWN_METHODS)
     if route is None:
         raise ApiError(404, "not_found", f"No API route for {request.path}")
+    label_route(route.prefix)
     check_auth(route)
     return forward(
         UPSTREAMS.get()[route.upstream],

@@ -9,6 +9,7 @@ from werkzeug.routing import IntegerConverter
 
 from flotilla.errors import register_error_handlers
 from flotilla.logs import configure_logging, register_request_logging
+from flotilla.metrics import register_metrics
 from flotilla.validation import check_request_bytes
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -63,7 +64,8 @@ class Slot(Generic[T]):
 
 
 def create_base_app(import_name: str, *, service: str, log_level: str = "INFO") -> Flask:
-    """Return a Flask app with JSON errors, request ids, access logs and checked request bytes."""
+    """Return a Flask app with JSON errors, request ids, access logs, metrics (/metrics) and
+    checked request bytes."""
     configure_logging(service, log_level)
     app = Flask(import_name)
     app.json = JSONProvider(app)
@@ -73,6 +75,8 @@ def create_base_app(import_name: str, *, service: str, log_level: str = "INFO") 
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     register_error_handlers(app)
     register_request_logging(app)
+    # Before the bytes check, so that the requests it refuses are counted too.
+    register_metrics(app)
     # After the request id is set (so the 400 carries it), before anything reads the request.
     app.before_request(check_request_bytes)
     return app

@@ -1,8 +1,10 @@
 """gunicorn settings shared by every service (`gunicorn -c python:flotilla.gunicorn_conf`)."""
 
 import os
+from typing import Any
 
 from flotilla.config import Env
+from flotilla.metrics import prepare_multiprocess_dir, worker_exited
 from flotilla.service import load
 
 _env = Env()
@@ -53,5 +55,12 @@ logconfig_dict = {
 
 
 def on_starting(server: object) -> None:
-    """Apply migrations and start-up tasks once, in the master, before any worker forks."""
+    """Once, in the master, before any worker forks: empty the metrics' directory (the
+    workers inherit its path), apply migrations and run the start-up tasks."""
+    prepare_multiprocess_dir()
     load().prepare()
+
+
+def child_exit(server: object, worker: Any) -> None:
+    """Drop the live gauges of a worker that exited (its counts stay in the totals)."""
+    worker_exited(worker.pid)

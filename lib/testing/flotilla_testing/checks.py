@@ -1,4 +1,5 @@
-"""Checks every service with a database passes. A service's tests collect them with
+"""Checks every service with a database passes, /metrics' among them. A service's tests
+collect them with
 
 from flotilla_testing.checks import *  # noqa: F403
 """
@@ -12,6 +13,7 @@ import pytest
 from flotilla.db import migrate
 from flotilla.service import Job
 from flotilla.worker import run_job
+from flotilla_testing.metrics import *  # noqa: F403
 
 DATABASES = ("users", "products", "orders", "notifications")
 
