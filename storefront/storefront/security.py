@@ -5,7 +5,7 @@ import hmac
 import logging
 import secrets
 
-from flask import Flask, Response, render_template, request, session
+from flask import Flask, Response, flash, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
 
 from flotilla.errors import ApiError
@@ -107,6 +107,10 @@ def friendly_message(error: ApiError) -> str:
 
 
 def _api_error(error: ApiError) -> Response:
+    if error.status == 401 and request.method == "GET":
+        # The API session ended (refresh token expired or revoked): log in, then come back.
+        flash(error.message, "info")
+        return redirect(url_for("shop.login", next=request.full_path.rstrip("?")))
     return error_page(
         error.status, friendly_message(error), retry_after=error.headers.get("Retry-After")
     )

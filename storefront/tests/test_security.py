@@ -186,3 +186,16 @@ def test_production_refuses_the_development_session_secret():
 
 def test_the_storefront_talks_to_the_gateway_only(config):
     assert config.api_url == "http://api-gateway:8000"
+
+
+def test_a_session_whose_tokens_the_api_refuses_goes_to_log_in(shopper, config):
+    client = shopper["client"]
+    sid = client.get_cookie("flotilla_session").value.rpartition(".")[0]
+    store = redis.Redis.from_url(config.sessions_redis_url)
+    session = json.loads(store.get(KEY_PREFIX + sid))
+    session["access_token"] = "not-a-token"
+    store.set(KEY_PREFIX + sid, json.dumps(session), ex=60)
+    response = client.get("/orders")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login?next=/orders"
+    assert "Your session has ended" in client.get("/login").text
