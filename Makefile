@@ -7,7 +7,7 @@ PROD := $(COMPOSE) -f docker-compose.yml -f docker-compose.prod.yml
 # TEST_PROJECT, as for scripts/test-stack, lets two checkouts lint and test side by side.
 TEST_PROJECT ?= flotilla-test
 TEST := $(COMPOSE) -p $(TEST_PROJECT) -f docker-compose.yml -f docker-compose.test.yml
-SERVICES := user-service product-service order-service notification-service api-gateway
+SERVICES := user-service product-service order-service notification-service api-gateway storefront
 DATABASES := users products orders notifications
 # The linter runs from the test-runner image, so the host needs nothing but Docker.
 TOOLS := $(TEST) --profile tests run --rm --no-deps -T -v "$(CURDIR)":/src:ro -w /src tests

@@ -31,7 +31,6 @@ def test_health_aggregates_every_service(api):
 @pytest.mark.parametrize(
     "path",
     [
-        "/",
         "/.well-known/jwks.json",
         "/livez",
         "/readyz",
@@ -41,13 +40,22 @@ def test_health_aggregates_every_service(api):
         "/api/auth/%2e%2e/%2e%2e/.well-known/jwks.json",
         "/api/users/%2e%2e/%2e%2e/readyz",
         "/_errors/error.json",
-        "/nginx-health/x",
+        "/openapi.json",
     ],
 )
 def test_internal_and_unknown_paths_are_404_json(api, path):
     response = api.get(path, allow_redirects=False)
     assert response.status_code == 404, response.text
     assert response.json()["error"]["code"] == "not_found"
+
+
+def test_everything_else_is_the_shop(api):
+    # The storefront serves / and its pages; a page it does not have is its own HTML 404.
+    shop = api.get("/")
+    assert shop.status_code == 200 and shop.headers["Content-Type"].startswith("text/html")
+    assert "unsafe-inline" not in shop.headers["Content-Security-Policy"]
+    missing = api.get("/nginx-health/x")
+    assert missing.status_code == 404 and "We could not find that page." in missing.text
 
 
 def test_a_sane_request_id_comes_back(api):

@@ -1,0 +1,115 @@
+"""The public API, through the gateway: the storefront's only way to the services."""
+
+import contextlib
+import time
+from typing import Any
+
+from flask import request, session
+
+from flotilla.app import Slot
+from flotilla.clients import ServiceClient, error_of
+from flotilla.errors import ApiError
+
+API: Slot[ServiceClient] = Slot("storefront.api")
+# Refreshed this long before it expires, so a page never sends an expired token.
+REFRESH_MARGIN_SECONDS = 60
+
+
+def register_api(app: Any, config: Any) -> None:
+    """Give the app its client of the gateway."""
+    API.set(app, ServiceClient(config.api_url, name="The shop", read_timeout=config.api_timeout))
+
+
+def call(
+    method: str,
+    path: str,
+    *,
+    json: Any = None,
+    auth: bool = False,
+    headers: dict[str, str] | None = None,
+) -> Any:
+    """Call the API; return the JSON answer, or raise ApiError with the API's code and message.
+
+    With auth, the session's access token goes along, refreshed when it is about to expire.
+    """
+    extra = {"X-Forwarded-For": client_address(), **(headers or {})}
+    if auth:
+        extra["Authorization"] = f"Bearer {access_token()}"
+    response = API.get().request(method, path, json=json, headers=extra)
+    if response.status_code == 401 and auth:
+        # The gateway refused it before forwarding anything: ending the session is safe.
+        forget_tokens()
+        raise ApiError(
+            401, "unauthorized", "Your session has ended: please log in again."
+        ) from None
+    if response.status_code >= 400:
+        error = error_of(response)
+        headers = {}
+        if response.headers.get("Retry-After"):
+            headers["Retry-After"] = response.headers["Retry-After"]
+        raise ApiError(
+            response.status_code,
+            error.get("code", "error"),
+            error.get("message", "The shop could not do that."),
+            fields=error.get("fields"),
+            headers=headers,
+        )
+    return response.json() if response.status_code != 204 else None
+
+
+def client_address() -> str:
+    """Return the browser's address: NGINX's X-Forwarded-For (the gateway's rate limits
+    then count each shopper, not the storefront)."""
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    return forwarded.split(",")[-1].strip() or request.remote_addr or ""
+
+
+def log_in(email: str, password: str) -> None:
+    """Log in through the API and keep the tokens in the (server-side) session."""
+    tokens = call("POST", "/api/auth/login", json={"email": email, "password": password})
+    session.renew()  # type: ignore[attr-defined]
+    keep_tokens(tokens)
+    session["user"] = call("GET", "/api/users/me", auth=True)
+
+
+def log_out() -> None:
+    """End the API session (its refresh token) and forget everything about this one."""
+    refresh = session.get("refresh_token")
+    if refresh:
+        # The session ends here anyway; a refresh token not revoked expires on its own.
+        with contextlib.suppress(ApiError):
+            call("POST", "/api/auth/logout", json={"refresh_token": refresh})
+    session.clear()
+    session.renew()  # type: ignore[attr-defined]
+
+
+def keep_tokens(tokens: dict) -> None:
+    """Store a token pair in the session."""
+    session["access_token"] = tokens["access_token"]
+    session["refresh_token"] = tokens["refresh_token"]
+    session["expires_at"] = time.time() + int(tokens.get("expires_in", 900))
+
+
+def forget_tokens() -> None:
+    """Log the session out locally (the API refused its tokens)."""
+    for key in ("access_token", "refresh_token", "expires_at", "user"):
+        session.pop(key, None)
+
+
+def access_token() -> str:
+    """Return a usable access token, refreshing the pair when it is about to expire."""
+    if "access_token" not in session:
+        raise ApiError(401, "unauthorized", "Please log in first.")
+    if session.get("expires_at", 0) - time.time() < REFRESH_MARGIN_SECONDS:
+        try:
+            keep_tokens(
+                call("POST", "/api/auth/refresh", json={"refresh_token": session["refresh_token"]})
+            )
+        except ApiError as error:
+            if error.status in (400, 401, 422):
+                forget_tokens()
+                raise ApiError(
+                    401, "unauthorized", "Your session has ended: please log in again."
+                ) from None
+            raise
+    return session["access_token"]
