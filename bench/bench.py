@@ -298,7 +298,7 @@ SHORT = {"api-gateway": "gw", "user-service": "user", "product-service": "produc
          "order-service": "order", "postgres": "pg", "nginx": "nginx"}  # fmt: skip
 HEADER = (
     "| path | direct req/s | p50 ms | p99 ms | edge req/s | p50 ms | p99 ms | edge/direct "
-    "| CPU cores (edge run) |\n|---|---|---|---|---|---|---|---|---|"
+    "| CPU ms/req direct, edge | CPU cores (edge run) |\n|---|---|---|---|---|---|---|---|---|---|"
 )
 NONE = "-"
 
@@ -310,6 +310,14 @@ def ms(value: float) -> str:
 
 def _cells(run: dict | None) -> list[str]:
     return [f"{run['rps']:.0f}", ms(run["p50_ms"]), ms(run["p99_ms"])] if run else [NONE] * 3
+
+
+def cpu_ms_per_request(run: dict | None) -> str:
+    """Return the CPU time every container of the stack spent per request (wrk excluded):
+    what a request costs, which a busy machine changes less than req/s."""
+    if not run or not run["rps"]:
+        return NONE
+    return f"{sum(run['cpu'].values()) / run['rps'] * 1000:.1f}"
 
 
 def _cpu(run: dict) -> str:
@@ -325,20 +333,21 @@ def table(report: dict) -> str:
     lines = [HEADER]
     if ("nginx", "nginx") in runs:
         nginx = runs["nginx", "nginx"]
-        cells = ["NGINX alone (`return 200`)", "", "", "", *_cells(nginx), "", _cpu(nginx)]
+        cells = ["NGINX alone (`return 200`)", "", "", "", *_cells(nginx), "", "", _cpu(nginx)]
         lines.append("| " + " | ".join(cells) + " |")
     for name, label in labels.items():
         direct, edge = runs.get((name, "direct")), runs.get((name, "edge"))
         if not (direct or edge):
             continue
         ratio = f"{edge['rps'] / direct['rps']:.2f}" if direct and edge and direct["rps"] else NONE
-        cells = [label, *_cells(direct), *_cells(edge), ratio, _cpu(edge or direct)]
+        cost = f"{cpu_ms_per_request(direct)}, {cpu_ms_per_request(edge)}"
+        cells = [label, *_cells(direct), *_cells(edge), ratio, cost, _cpu(edge or direct)]
         lines.append("| " + " | ".join(cells) + " |")
     pg = report.get("pgbench")
     if pg:
         lines.append(
             f"| PostgreSQL alone: the hot-row reservation (pgbench, {pg['clients']} clients) "
-            f"| {pg['tps']:.0f} tx/s | | | | | | | pg {pg['postgres_cpu']:.2f} |"
+            f"| {pg['tps']:.0f} tx/s | | | | | | | | pg {pg['postgres_cpu']:.2f} |"
         )
     memory: dict[str, float] = {}
     for run in report["runs"]:
