@@ -12,7 +12,7 @@ DATABASES := users products orders notifications
 # The linter runs from the test-runner image, so the host needs nothing but Docker.
 TOOLS := $(TEST) --profile tests run --rm --no-deps -T -v "$(CURDIR)":/src:ro -w /src tests
 
-.PHONY: help up down logs ps build test chaos fuzz lint fmt psql clean secrets prod-up prod-down \
+.PHONY: help up down logs ps build test chaos fuzz bench bench-smoke lint fmt psql clean secrets prod-up prod-down \
 	$(addprefix psql-,$(DATABASES))
 
 help: ## List the targets
@@ -55,6 +55,12 @@ export FUZZ_EXCLUDE_CHECKS
 
 fuzz: ## Schemathesis (all checks, stateful, admin and customer) through NGINX (own stack)
 	FUZZ_ONLY=1 scripts/test-stack
+
+bench: ## Throughput and latency, direct vs through NGINX + gateway (docs/performance.md)
+	scripts/bench
+
+bench-smoke: ## The same in seconds, only to prove it works (part of make test)
+	BENCH_SMOKE=1 scripts/bench
 
 lint: ## Check the code (ruff), Dockerfiles (hadolint), CI workflow and YAML (scripts/lint)
 	$(TEST) --profile tests build tests

@@ -96,9 +96,14 @@ def forward(
                 raise _unavailable(name, "is not reachable") from None
             log.info("retrying upstream", extra={"upstream": name, "error": str(error)})
     body = upstream.raw.stream(CHUNK_BYTES, decode_content=False)  # as sent: still compressed
-    head = _head(upstream, body, name=name, breaker=breaker)
+    head, complete = _head(upstream, body, name=name, breaker=breaker)
+    headers = _response_headers(upstream)
+    if complete:  # most answers: whole already, and their connection back in the pool
+        upstream.close()
+        # A list, not bytes: the upstream's own headers (Content-Length of a HEAD) stand.
+        return Response([head], status=upstream.status_code, headers=headers)
     chunks = stream_with_context(_relay(head, body, name))
-    response = Response(chunks, status=upstream.status_code, headers=_response_headers(upstream))
+    response = Response(chunks, status=upstream.status_code, headers=headers)
     response.call_on_close(upstream.close)
     return response
 
@@ -148,12 +153,15 @@ def _send(
 
 def _head(
     upstream: requests.Response, body: Iterator[bytes], *, name: str, breaker: CircuitBreaker
-) -> bytes:
+) -> tuple[bytes, bool]:
     """Read the body's first CHUNK_BYTES (most answers whole) while a failure can still be
-    answered with a JSON error."""
+    answered with a JSON error; return them and whether that was the whole body."""
     head = b""
     try:
-        while len(head) < CHUNK_BYTES and (chunk := next(body, None)) is not None:
+        while len(head) < CHUNK_BYTES:
+            chunk = next(body, None)
+            if chunk is None:
+                return head, True
             head += chunk
     except TRANSPORT_ERRORS as error:
         upstream.close()
@@ -161,7 +169,7 @@ def _head(
         if isinstance(error, urllib3.exceptions.ReadTimeoutError):
             raise _timed_out(name) from None
         raise _invalid_answer(name, error) from None
-    return head
+    return head, False
 
 
 def _relay(head: bytes, rest: Iterator[bytes], name: str) -> Iterator[bytes]:

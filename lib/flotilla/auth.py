@@ -22,6 +22,10 @@ ALGORITHMS = ["RS256"]
 REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss", "aud"]
 # API.md: a key removed from the JWKS stops being accepted everywhere within 5 minutes.
 MAX_JWKS_AGE_SECONDS = 300.0
+# Tokens verified already, kept per process: a client sends the same token with every
+# request for 15 minutes, and checking its RS256 signature again costs about a quarter of
+# a millisecond each time (docs/performance.md).
+VERIFIED_CACHE_SIZE = 4096
 KeySource = Callable[[], dict[str, Any]]
 
 
@@ -97,6 +101,8 @@ class TokenVerifier:
         self._loaded_at = float("-inf")
         self._tried_at = float("-inf")
         self._lock = threading.Lock()
+        # token -> (claims, its kid, the key that verified it); emptied when full.
+        self._verified: dict[str, tuple[dict, str, Any]] = {}
 
     def _key(self, kid: str) -> Any:
         if kid not in self._keys or self._stale():
@@ -123,6 +129,22 @@ class TokenVerifier:
 
     def verify(self, token: str) -> dict:
         """Return the claims of a valid access token; raise 401 otherwise."""
+        known = self._verified.get(token)
+        if known is not None:
+            claims, kid, key = known
+            # Still signed by a key the JWKS publishes (a reload makes new key objects, so
+            # a removed or replaced key is noticed), and not expired since.
+            if self._key(kid) is key and time.time() < claims["exp"] + self.settings.leeway_seconds:
+                return claims
+            self._verified.pop(token, None)
+        claims, kid, key = self._check(token)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = (claims, kid, key)
+        return claims
+
+    def _check(self, token: str) -> tuple[dict, str, Any]:
+        """Return a valid access token's claims, kid and the key that signed it; raise 401."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:
@@ -148,7 +170,7 @@ class TokenVerifier:
             raise _invalid("Token is not valid") from None
         if claims.get("typ") != "access" or not str(claims["sub"]).isdigit():
             raise _invalid("Not an access token")
-        return claims
+        return claims, header["kid"], key
 
 
 def _invalid(message: str) -> ApiError:

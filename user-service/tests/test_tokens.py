@@ -1,6 +1,7 @@
 """Access tokens: RS256 with kid, published keys and their rotation, and every way a token
 can be wrong."""
 
+import contextlib
 import dataclasses
 import time
 
@@ -216,3 +217,21 @@ def test_keys_are_kept_while_the_jwks_cannot_be_loaded(config, previous_key):
     for _ in range(3):
         assert verifier.verify(token)["sub"] == "1"
         clock.now += 60
+
+
+def test_a_verified_token_is_checked_again_only_once_it_expired(
+    config, verifier, previous_key, monkeypatch
+):
+    verifier, _, _ = verifier
+    token = token_of(config, previous_key, "old")
+    checks = []
+    check = verifier._check
+    monkeypatch.setattr(verifier, "_check", lambda token: checks.append(token) or check(token))
+    claims = [verifier.verify(token) for _ in range(3)]
+    assert claims[0]["sub"] == "1" and claims.count(claims[0]) == 3
+    assert len(checks) == 1  # its signature was verified once
+    expired = claims[0]["exp"] + config.tokens.leeway_seconds
+    monkeypatch.setattr(time, "time", lambda: expired)
+    with contextlib.suppress(ApiError):  # whatever PyJWT's own clock says
+        verifier.verify(token)
+    assert len(checks) == 2

@@ -112,3 +112,21 @@ def test_the_service_role_cannot_open_other_services_databases(config):
     for other in others:
         with pytest.raises(psycopg2.OperationalError, match="permission denied"):
             psycopg2.connect(**{**dsn, "dbname": other}, connect_timeout=5)
+
+
+def _backends(db) -> set[int]:
+    """Return the PostgreSQL backends of two transactions open at once."""
+    with db.transaction() as first, db.transaction() as second:
+        pids = set()
+        for cursor in (first, second):
+            cursor.execute("SELECT pg_backend_pid() AS pid")
+            pids.add(cursor.fetchone()["pid"])
+    return pids
+
+
+def test_connections_given_back_are_reused(db):
+    # psycopg2's pool closes what it is given back past minconn: each concurrent transaction
+    # would open a connection (a new backend) of its own.
+    first = _backends(db)
+    assert len(first) == 2
+    assert _backends(db) == first
