@@ -12,7 +12,8 @@ DATABASES := users products orders notifications
 # The linter runs from the test-runner image, so the host needs nothing but Docker.
 TOOLS := $(TEST) --profile tests run --rm --no-deps -T -v "$(CURDIR)":/src:ro -w /src tests
 
-.PHONY: help up down logs ps build test chaos lint fmt psql clean secrets prod-up prod-down \
+.PHONY: help up down logs ps build test chaos lint fmt psql clean secrets certs prod-up prod-down \
+	test-prod swarm-up swarm-down test-swarm \
 	$(addprefix psql-,$(DATABASES))
 
 help: ## List the targets
@@ -62,7 +63,10 @@ $(addprefix psql-,$(DATABASES)): psql-%:
 secrets: ## Create random production secrets in ./secrets (kept out of git)
 	scripts/make-secrets
 
-prod-up: ## Start with the production override (needs `make secrets` first)
+certs: ## A self-signed TLS certificate and key for NGINX in ./secrets (TLS_HOSTNAMES=a,b)
+	scripts/make-secrets certs
+
+prod-up: ## Start with the production override (needs `make secrets certs` first)
 	$(PROD) up --build -d --wait
 
 prod-down: ## Stop the production stack
