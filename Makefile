@@ -37,6 +37,9 @@ build: ## Build every image
 test: ## Lint, then run every test against a throwaway stack; always tears it down
 	scripts/test-stack
 
+test-prod: ## The production override: hardening, TLS, secrets, graceful stops (own stack)
+	scripts/test-prod
+
 chaos: ## Orders while every container of the order and event path is killed in turn (own stack)
 	CHAOS_ONLY=1 scripts/test-stack
 
