@@ -74,7 +74,9 @@ def service(name: str, spec: dict, held: set[str]) -> dict:
             # Swarm publishes on every address of every node, never on one address.
             note(f"{name}: port {port['published']} not published (bound to {port['host_ip']})")
             continue
-        ports.append({k: v for k, v in port.items() if k in PORT_KEYS})
+        # DNS round robin services publish on their node (no routing mesh without a VIP).
+        mode = "host" if spec["deploy"].get("endpoint_mode") == "dnsrr" else port.get("mode")
+        ports.append({**{k: v for k, v in port.items() if k in PORT_KEYS}, "mode": mode})
     if ports:
         spec["ports"] = ports
     return spec
