@@ -75,6 +75,15 @@ prod-up: ## Start with the production override (needs `make secrets certs` first
 prod-down: ## Stop the production stack
 	$(PROD) down
 
+swarm-up: ## Deploy the production stack on Docker Swarm (swarm init if needed; STACK=flotilla-swarm)
+	scripts/swarm up
+
+swarm-down: ## Remove the Swarm stack (volumes kept); leave the swarm if swarm-up created it
+	scripts/swarm down
+
+test-swarm: ## Replicas, rolling updates under load and a killed replica on a one-node swarm
+	scripts/test-swarm
+
 clean: ## Remove the containers, volumes and images of the dev and test stacks
 	$(COMPOSE) down -v --remove-orphans --rmi local
 	$(TEST) --profile tests down -v --remove-orphans --rmi local
