@@ -95,7 +95,8 @@ def stack(compose: dict, namespace: str, held: set[str]) -> dict[str, Any]:
         }
     for section in ("configs", "secrets"):
         result[section] = {
-            key: content_name(namespace, key, entry) for key, entry in compose.get(section, {}).items()
+            key: content_name(namespace, key, entry)
+            for key, entry in compose.get(section, {}).items()
         }
     for key in IGNORED:
         note(f"ignored everywhere: {key} ({IGNORED[key]})")
