@@ -1,18 +1,21 @@
 """Requests in flight while their server stops (scripts/test-prod): python - HOST PORT PATH [tls].
 
-Opens connections, sends each request but its last header line, prints READY and waits;
-meanwhile the caller stops the server (SIGTERM, or NGINX's SIGQUIT). Then it finishes the
-requests: a graceful shutdown answers every one of them. Prints one line per request and
-exits non-zero when any failed. Standard library only: it runs in any of our images.
+Opens connections, sends each request but its last header line, prints READY and waits
+until the file /sync/go appears; meanwhile the caller stops the server (SIGTERM, or NGINX's
+SIGQUIT), then creates the file. Then it finishes the requests: a graceful shutdown answers
+every one of them. Prints one line per request and exits non-zero when any failed.
+Standard library only: it runs in any of our images.
 """
 
+import os
 import socket
 import ssl
 import sys
 import time
 
 CONNECTIONS = 3
-STOP_SECONDS = 3.0  # time for the caller to stop the server while the requests wait
+GO = "/sync/go"
+WAIT_SECONDS = 60
 
 
 def open_connection(host: str, port: int, tls: bool) -> socket.socket:
@@ -41,7 +44,9 @@ def main(host: str, port: int, path: str, tls: bool) -> int:
     for sock in connections:
         sock.sendall(head)
     print("READY", flush=True)
-    time.sleep(STOP_SECONDS)
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not os.path.exists(GO) and time.monotonic() < deadline:
+        time.sleep(0.1)
     failed = 0
     for number, sock in enumerate(connections, 1):
         try:
