@@ -12,7 +12,8 @@ DATABASES := users products orders notifications
 # The linter runs from the test-runner image, so the host needs nothing but Docker.
 TOOLS := $(TEST) --profile tests run --rm --no-deps -T -v "$(CURDIR)":/src:ro -w /src tests
 
-.PHONY: help up down logs ps build test chaos fuzz bench bench-smoke lint fmt psql clean secrets prod-up prod-down \
+.PHONY: help up down logs ps build test chaos fuzz bench bench-smoke lint fmt psql clean secrets certs \
+	prod-up prod-down test-prod swarm-up swarm-down test-swarm \
 	$(addprefix psql-,$(DATABASES))
 
 help: ## List the targets
@@ -35,6 +36,9 @@ build: ## Build every image
 
 test: ## Lint, then run every test against a throwaway stack; always tears it down
 	scripts/test-stack
+
+test-prod: ## The production override: hardening, TLS, secrets, graceful stops (own stack)
+	scripts/test-prod
 
 chaos: ## Orders while every container of the order and event path is killed in turn (own stack)
 	CHAOS_ONLY=1 scripts/test-stack
@@ -85,11 +89,23 @@ $(addprefix psql-,$(DATABASES)): psql-%:
 secrets: ## Create random production secrets in ./secrets (kept out of git)
 	scripts/make-secrets
 
-prod-up: ## Start with the production override (needs `make secrets` first)
+certs: ## A self-signed TLS certificate and key for NGINX in ./secrets (TLS_HOSTNAMES=a,b)
+	scripts/make-secrets certs
+
+prod-up: ## Start with the production override (needs `make secrets certs` first)
 	$(PROD) up --build -d --wait
 
 prod-down: ## Stop the production stack
 	$(PROD) down
+
+swarm-up: ## Deploy the production stack on Docker Swarm (swarm init if needed; STACK=flotilla-swarm)
+	scripts/swarm up
+
+swarm-down: ## Remove the Swarm stack (volumes kept); leave the swarm if swarm-up created it
+	scripts/swarm down
+
+test-swarm: ## Replicas, rolling updates under load and a killed replica on a one-node swarm
+	scripts/test-swarm
 
 clean: ## Remove the containers, volumes and images of the dev and test stacks
 	$(COMPOSE) down -v --remove-orphans --rmi local

@@ -5,7 +5,9 @@
 set -eu
 set -f # a list item is never a file pattern
 
-output=/etc/nginx/conf.d/trusted-proxies.inc
+# Next to the rendered templates (production renders them to /tmp: a read-only root).
+output="${NGINX_ENVSUBST_OUTPUT_DIR:-/etc/nginx/conf.d}/trusted-proxies.inc"
+mkdir -p "$(dirname "$output")"
 proxies=$(printf '%s\n' "${NGINX_TRUSTED_PROXIES:-}" | tr ',' ' ')
 {
 	echo "# Written by $0 from NGINX_TRUSTED_PROXIES at start-up."

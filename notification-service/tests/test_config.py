@@ -2,6 +2,7 @@
 
 import pytest
 
+from flotilla.broker import BrokerSettings
 from flotilla.config import ConfigError, Env
 from notification_service.config import Config, SmtpSettings
 
@@ -53,3 +54,34 @@ def test_production_takes_a_tls_relay():
 def test_a_bad_sender_stops_the_start(sender):
     with pytest.raises(ConfigError, match="MAIL_FROM"):
         Config.own(Env({"MAIL_FROM": sender}))
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("RABBITMQ_PASSWORD", "rabbitmq-dev-password"),
+        ("RABBITMQ_PASSWORD", "change-me"),
+        ("RABBITMQ_PASSWORD", ""),
+        ("SMTP_URL", "smtp://maildev:1025"),
+    ],
+)
+def test_production_refuses_development_secrets_in_files(tmp_path, name, value):
+    secret = tmp_path / name.lower()
+    secret.write_text(f"{value}\n")
+    env = Env({"FLOTILLA_ENV": "production", f"{name}_FILE": str(secret)})
+    with pytest.raises(ConfigError, match=name):
+        BrokerSettings.from_env(env) if name == "RABBITMQ_PASSWORD" else SmtpSettings.from_env(env)
+
+
+def test_production_takes_real_secrets_from_files(tmp_path):
+    (tmp_path / "password").write_text("a-real-rabbitmq-password\n")
+    (tmp_path / "smtp").write_text("smtps://u:secret@relay.example.com\n")
+    env = Env(
+        {
+            "FLOTILLA_ENV": "production",
+            "RABBITMQ_PASSWORD_FILE": str(tmp_path / "password"),
+            "SMTP_URL_FILE": str(tmp_path / "smtp"),
+        }
+    )
+    assert ":a-real-rabbitmq-password@" in BrokerSettings.from_env(env).url
+    assert SmtpSettings.from_env(env).host == "relay.example.com"
