@@ -55,7 +55,8 @@ def csrf_token() -> str:
 
 def check_csrf() -> None:
     """Refuse a form post whose token is not this session's (a cross-site request)."""
-    if request.method not in UNSAFE_METHODS:
+    # A path or method no route takes is routing's 404 or 405, whatever its form holds.
+    if request.method not in UNSAFE_METHODS or request.routing_exception is not None:
         return
     sent = request.form.get("csrf_token", "")
     expected = session.get("csrf_token", "")
