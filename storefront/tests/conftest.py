@@ -10,8 +10,10 @@ import pytest
 import requests
 from flask.testing import FlaskClient
 
+from flotilla_testing import accounts
+
 API_URL = os.environ.get("API_URL", "http://api-gateway:8000")
-PASSWORD = "correct horse battery"
+PASSWORD = accounts.PASSWORD
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 KEY = re.compile(r'name="idempotency_key" value="([^"]+)"')
 
@@ -21,21 +23,11 @@ def api(method: str, path: str, **kwargs) -> requests.Response:
     return requests.request(method, API_URL + path, timeout=15, **kwargs)
 
 
-def bearer(email: str, password: str) -> dict[str, str]:
-    """Log in through the gateway; return the bearer header."""
-    response = api("POST", "/api/auth/login", json={"email": email, "password": password})
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
-@pytest.fixture(scope="session")
-def admin() -> dict[str, str]:
-    """The configured first admin's bearer header."""
-    return bearer(os.environ["ADMIN_EMAIL"], os.environ["ADMIN_PASSWORD"])
+bearer = accounts.bearer_of
 
 
 @pytest.fixture
-def make_product(admin) -> Callable[..., dict]:
+def make_product(admin_headers) -> Callable[..., dict]:
     """Create a product through the API: make_product(stock=3, name=...)."""
 
     def make(*, stock: int = 10, price_cents: int = 1250, name: str | None = None) -> dict:
@@ -47,7 +39,7 @@ def make_product(admin) -> Callable[..., dict]:
             "stock": stock,
             "description": "A product of the storefront's tests.",
         }
-        response = api("POST", "/api/products", json=body, headers=admin)
+        response = api("POST", "/api/products", json=body, headers=admin_headers)
         assert response.status_code == 201, response.text
         return response.json()
 

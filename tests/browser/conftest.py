@@ -15,9 +15,11 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
+from flotilla_testing import accounts
+
 BASE_URL = os.environ.get("BASE_URL", "http://nginx")
 ARTIFACTS = Path(os.environ.get("ARTIFACTS_DIR", "/artifacts"))
-PASSWORD = "correct horse battery"
+PASSWORD = accounts.PASSWORD
 WAIT_SECONDS = 20
 
 
@@ -93,21 +95,11 @@ def api(method: str, path: str, **kwargs) -> requests.Response:
     return requests.request(method, BASE_URL + path, timeout=15, **kwargs)
 
 
-def bearer(email: str, password: str) -> dict[str, str]:
-    """Log in through the API; return the bearer header."""
-    response = api("POST", "/api/auth/login", json={"email": email, "password": password})
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
-@pytest.fixture(scope="session")
-def admin() -> dict[str, str]:
-    """The configured first admin's bearer header."""
-    return bearer(os.environ["ADMIN_EMAIL"], os.environ["ADMIN_PASSWORD"])
+bearer = accounts.bearer_of
 
 
 @pytest.fixture
-def make_product(admin) -> Callable[..., dict]:
+def make_product(admin_headers) -> Callable[..., dict]:
     """Create a product through the API."""
 
     def make(name: str, *, stock: int, price_cents: int = 2450) -> dict:
@@ -118,7 +110,7 @@ def make_product(admin) -> Callable[..., dict]:
             "price_cents": price_cents,
             "description": f"{name}, for the browser tests.",
         }
-        response = api("POST", "/api/products", json=body, headers=admin)
+        response = api("POST", "/api/products", json=body, headers=admin_headers)
         assert response.status_code == 201, response.text
         return response.json()
 

@@ -23,9 +23,14 @@ def login(email: str, password: str) -> dict:
     return response.json()
 
 
+def bearer_of(email: str, password: str) -> dict[str, str]:
+    """Log in; return the account's bearer header."""
+    return bearer(login(email, password)["access_token"])
+
+
 def admin_headers() -> dict[str, str]:
     """Return the configured first admin's bearer header."""
-    return bearer(login(os.environ["ADMIN_EMAIL"], os.environ["ADMIN_PASSWORD"])["access_token"])
+    return bearer_of(os.environ["ADMIN_EMAIL"], os.environ["ADMIN_PASSWORD"])
 
 
 def new_customer(prefix: str) -> dict:
