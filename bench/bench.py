@@ -104,7 +104,10 @@ class Api:
 
     def __init__(self) -> None:
         self.session = requests.Session()
-        self.session.verify = False  # the run's own self-signed certificate
+        # The run's own self-signed certificate; no CA bundle from the environment either
+        # (REQUESTS_CA_BUNDLE would override verify=False).
+        self.session.verify = False
+        self.session.trust_env = False
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
     def call(self, method: str, path: str, token: str = "", **kwargs: object) -> dict:
