@@ -5,6 +5,7 @@ from collections.abc import Callable, Iterator
 
 import psycopg2
 import pytest
+from argon2 import PasswordHasher
 from flask.testing import FlaskClient
 
 from flotilla.db import Database
@@ -12,10 +13,25 @@ from flotilla.relay import RELAY_JOB
 from flotilla.service import Service
 from flotilla.worker import lock_key
 from flotilla_testing.accounts import PASSWORD, bearer
+from user_service import passwords
 from user_service.admin import ensure_admin
 from user_service.config import Config
 
 _emails = itertools.count(1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def production_hasher() -> Iterator[PasswordHasher]:
+    """Hash the suite's passwords at Argon2id's smallest cost; yield the production hasher.
+
+    These tests check the flows around hashing, and RFC 9106's 64 MiB, t=3 per hash made the
+    suite a minute slower; test_auth checks the production parameters with the hasher yielded.
+    """
+    production = passwords._hasher
+    cheapest = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passwords, "_hasher", cheapest)
+        yield production
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,8 +1,10 @@
 """Register, login and refresh (API.md, "Auth")."""
 
 import pytest
+from argon2 import extract_parameters
 
 from flotilla_testing.accounts import PASSWORD, bearer
+from user_service import passwords
 
 
 def test_register_returns_the_user_without_secrets(client):
@@ -19,12 +21,29 @@ def test_register_returns_the_user_without_secrets(client):
     assert body["created_at"].endswith("Z")
 
 
-def test_password_is_stored_as_argon2id(client, db, user):
+def _stored_hash(db, user_id: int) -> str:
     with db.transaction() as cursor:
-        cursor.execute("SELECT password_hash FROM users WHERE id = %s", (user["id"],))
-        stored = cursor.fetchone()["password_hash"]
+        cursor.execute("SELECT password_hash FROM users WHERE id = %s", (user_id,))
+        return cursor.fetchone()["password_hash"]
+
+
+def test_password_is_stored_as_argon2id(db, user):
+    stored = _stored_hash(db, user["id"])
     assert stored.startswith("$argon2id$")
     assert PASSWORD not in stored
+
+
+def test_login_upgrades_a_weaker_hash_to_the_production_parameters(
+    db, user, login, production_hasher, monkeypatch
+):
+    assert extract_parameters(_stored_hash(db, user["id"])).memory_cost == 8
+    monkeypatch.setattr(passwords, "_hasher", production_hasher)
+    login(user["email"])
+    upgraded = extract_parameters(_stored_hash(db, user["id"]))
+    # RFC 9106's low-memory profile: Argon2id, t=3, m=64 MiB, p=4.
+    assert (upgraded.type.name, upgraded.time_cost, upgraded.memory_cost) == ("ID", 3, 65536)
+    assert upgraded.parallelism == 4
+    login(user["email"])  # the upgraded hash still verifies
 
 
 @pytest.mark.parametrize("email", ["taken@example.com", "TAKEN@example.com", " taken@example.com"])
