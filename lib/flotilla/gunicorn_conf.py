@@ -3,7 +3,7 @@
 import os
 from typing import Any
 
-from flotilla.config import Env
+from flotilla.config import ConfigError, Env
 from flotilla.metrics import prepare_multiprocess_dir, worker_exited
 from flotilla.service import load
 
@@ -19,6 +19,16 @@ threads = _env.integer("GUNICORN_THREADS", 4)
 reload = _env.flag("GUNICORN_RELOAD", False)
 timeout = _env.integer("GUNICORN_TIMEOUT", 30)
 graceful_timeout = 20
+# After SIGTERM, how long a worker goes on accepting connections (answering each with
+# "Connection: close") before its graceful stop: a replica taken out of Swarm's or
+# Kubernetes' service discovery still gets connections from clients that looked it up a
+# moment before (NGINX caches addresses for 5 s). 0 in Compose, where nothing replaces it.
+shutdown_delay = _env.number("GUNICORN_SHUTDOWN_DELAY", 0)
+if not 0 <= shutdown_delay <= graceful_timeout / 2:
+    raise ConfigError(
+        f"GUNICORN_SHUTDOWN_DELAY must be 0 to {graceful_timeout // 2} s (half of gunicorn's"
+        f" graceful timeout, so requests still have time to finish), got {shutdown_delay}"
+    )
 # gunicorn's largest request line: longer ones NGINX refuses first (8 KiB header buffers)
 # with a JSON 414, instead of gunicorn answering with an HTML page.
 limit_request_line = 8190

@@ -1,6 +1,7 @@
 """gunicorn's threaded worker, answering the requests gunicorn itself refuses in API.md's JSON."""
 
 import json
+import threading
 import uuid
 from http import HTTPStatus
 from typing import Any
@@ -50,7 +51,26 @@ def json_error_bytes(status: int, code: str, message: str) -> bytes:
 
 
 class JsonErrorWorker(ThreadWorker):
-    """gunicorn's gthread worker whose own error answers are JSON, not HTML pages."""
+    """gunicorn's gthread worker whose own error answers are JSON, not HTML pages, and whose
+    graceful stop waits GUNICORN_SHUTDOWN_DELAY seconds (flotilla.gunicorn_conf) first."""
+
+    draining = False
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        """On SIGTERM: serve new connections for the shutdown delay, each answer closing its
+        connection so that clients open the next one elsewhere; then stop gracefully."""
+        from flotilla.gunicorn_conf import shutdown_delay  # loaded by gunicorn already
+
+        if self.draining or not shutdown_delay:
+            super().handle_exit(sig, frame)
+            return
+        self.draining = True
+        self.log.info("draining before the graceful stop", extra={"seconds": shutdown_delay})
+        # gthread answers with "Connection: close" while keepalive is 0.
+        self.cfg.set("keepalive", 0)
+        stop = threading.Timer(shutdown_delay, super().handle_exit, (sig, frame))
+        stop.daemon = True
+        stop.start()
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: Exception) -> None:
         """Log the error and answer it in API.md's JSON shape."""
