@@ -2,6 +2,7 @@
 
 import logging
 import os
+import select
 import threading
 import time
 import zlib
@@ -21,9 +22,9 @@ from flotilla.errors import error_response
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_SECONDS = 5
-# A pooled connection back in the pool for longer than this is pinged before it is used. A
-# database restart takes longer, so a connection that may have died with one is always
-# pinged, while one in steady use skips the extra round trip (a fifth of a small request).
+# A pooled connection back in the pool for longer than this is pinged before it is used;
+# one in steady use skips that round trip (a fifth of a small request) unless the server
+# has sent something since (_ended_by_server): a restart can take less than a second.
 PING_AFTER_IDLE_SECONDS = 1.0
 
 
@@ -56,6 +57,8 @@ class Database:
         """Make the database available to get_db(); outages answer 503."""
         DATABASE.set(app, self)
         app.register_error_handler(psycopg2.OperationalError, _unavailable)
+        # A connection lost mid-transaction: the rollback on it raises this one.
+        app.register_error_handler(psycopg2.InterfaceError, _unavailable)
 
     def _get_pool(self) -> psycopg2.pool.ThreadedConnectionPool:
         # A pool inherited across fork() shares sockets with the parent: build a new one.
@@ -78,7 +81,8 @@ class Database:
         for _ in range(self.max_connections + 1):
             conn = pool.getconn()
             returned = self._returned.pop(id(conn), None)
-            if returned is not None and time.monotonic() - returned < PING_AFTER_IDLE_SECONDS:
+            recent = returned is not None and time.monotonic() - returned < PING_AFTER_IDLE_SECONDS
+            if recent and not _ended_by_server(conn):
                 return conn
             try:
                 with conn.cursor() as cursor:
@@ -168,7 +172,14 @@ def _apply(conn: psycopg2.extensions.connection, path: Path) -> None:
         conn.autocommit = True
 
 
-def _unavailable(error: psycopg2.OperationalError) -> Response:
+def _ended_by_server(conn: connection) -> bool:
+    """Whether an idle connection has something to read: a server ending it (a shutdown,
+    pg_terminate_backend) sends an error and closes it, at no round trip to find out."""
+    readable, _, _ = select.select([conn], [], [], 0)
+    return bool(readable)
+
+
+def _unavailable(error: psycopg2.Error) -> Response:
     log.warning("database unavailable", extra={"error": str(error).strip()})
     return error_response(503, "service_unavailable", "Database unavailable, try again shortly")
 
