@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import requests
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 from flotilla_testing import accounts
@@ -72,8 +72,16 @@ def open_page(driver: WebDriver, path: str) -> None:
 
 def wait_for_text(driver: WebDriver, text: str, *, seconds: float = WAIT_SECONDS) -> None:
     """Wait until the page shows text."""
-    shown = ec.text_to_be_present_in_element((By.TAG_NAME, "body"), text)
-    WebDriverWait(driver, seconds).until(shown)
+
+    def shown(driver: WebDriver) -> bool:
+        # One call reads the page: an element found first may belong to the page the browser
+        # is leaving (a form's redirect), and Chromium then refuses to read it.
+        try:
+            return text in driver.execute_script("return document.body.innerText")
+        except WebDriverException:
+            return False
+
+    WebDriverWait(driver, seconds).until(shown, f"the page never showed {text!r}")
 
 
 def fill(driver: WebDriver, fields: dict[str, str]) -> None:
