@@ -288,7 +288,7 @@ class ConsumerRunner:
         except InvalidEventError as error:
             self._dead_letter(delivery, str(error), attempt=attempt)
             return
-        except (psycopg2.OperationalError, psycopg2.InterfaceError) as error:
+        except psycopg2.OperationalError as error:  # flotilla.db: a lost connection too
             if not isinstance(error, psycopg2.errors.QueryCanceled):
                 # Not the event's fault: it waits, unacknowledged, for the database.
                 waiting = self._database.failed()

@@ -57,8 +57,6 @@ class Database:
         """Make the database available to get_db(); outages answer 503."""
         DATABASE.set(app, self)
         app.register_error_handler(psycopg2.OperationalError, _unavailable)
-        # A connection lost mid-transaction: the rollback on it raises this one.
-        app.register_error_handler(psycopg2.InterfaceError, _unavailable)
 
     def _get_pool(self) -> psycopg2.pool.ThreadedConnectionPool:
         # A pool inherited across fork() shares sockets with the parent: build a new one.
@@ -101,8 +99,15 @@ class Database:
         try:
             with conn, conn.cursor() as cursor:
                 yield cursor
-        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+        except psycopg2.OperationalError:
             broken = True
+            raise
+        except psycopg2.InterfaceError as error:
+            broken = True
+            if conn.closed:
+                # The rollback on a connection lost mid-transaction raises InterfaceError;
+                # callers see what it is, the database gone (503, or an event that waits).
+                raise psycopg2.OperationalError(str(error)) from error
             raise
         finally:
             close = broken or bool(conn.closed)
@@ -175,11 +180,12 @@ def _apply(conn: psycopg2.extensions.connection, path: Path) -> None:
 def _ended_by_server(conn: connection) -> bool:
     """Whether an idle connection has something to read: a server ending it (a shutdown,
     pg_terminate_backend) sends an error and closes it, at no round trip to find out."""
-    readable, _, _ = select.select([conn], [], [], 0)
-    return bool(readable)
+    poller = select.poll()  # not select(): it fails on descriptors past 1023
+    poller.register(conn, select.POLLIN)
+    return bool(poller.poll(0))
 
 
-def _unavailable(error: psycopg2.Error) -> Response:
+def _unavailable(error: psycopg2.OperationalError) -> Response:
     log.warning("database unavailable", extra={"error": str(error).strip()})
     return error_response(503, "service_unavailable", "Database unavailable, try again shortly")
 
