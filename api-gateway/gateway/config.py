@@ -5,6 +5,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from urllib3.util import parse_url
+
 from flotilla.config import ConfigError, Env, authenticated_redis_url
 from flotilla.service import ServiceConfig
 
@@ -102,6 +104,31 @@ def parse_networks(raw: str) -> tuple[IPNetwork, ...]:
         raise ConfigError(f"TRUSTED_PROXIES: {error}") from None
 
 
+UPSTREAM_VARIABLES = {
+    "user-service": "USER_SERVICE_URL",
+    "product-service": "PRODUCT_SERVICE_URL",
+    "order-service": "ORDER_SERVICE_URL",
+    "notification-service": "NOTIFICATION_SERVICE_URL",
+}
+
+
+def upstream_url(env: Env, variable: str, *, default: str) -> str:
+    """Return a service's base URL: scheme, host and port only (requests keep their path)."""
+    raw = env.get(variable, default)
+    try:
+        url = parse_url(raw)
+    except ValueError:
+        url = None
+    if (
+        url is None
+        or url.scheme not in {"http", "https"}
+        or not url.host
+        or len(url.path or "") > 1
+    ):
+        raise ConfigError(f"{variable} must be http(s)://host[:port], got {raw!r}")
+    return raw.rstrip("/")
+
+
 @dataclass(frozen=True)
 class Config(ServiceConfig):
     """Everything the gateway needs to start (it has no database of its own)."""
@@ -118,12 +145,8 @@ class Config(ServiceConfig):
         """Read the gateway's own settings."""
         return {
             "upstreams": {
-                "user-service": env.get("USER_SERVICE_URL", "http://user-service:8000"),
-                "product-service": env.get("PRODUCT_SERVICE_URL", "http://product-service:8000"),
-                "order-service": env.get("ORDER_SERVICE_URL", "http://order-service:8000"),
-                "notification-service": env.get(
-                    "NOTIFICATION_SERVICE_URL", "http://notification-service:8000"
-                ),
+                name: upstream_url(env, variable, default=f"http://{name}:8000")
+                for name, variable in UPSTREAM_VARIABLES.items()
             },
             "routes": ROUTES,
             "connect_timeout": env.number("UPSTREAM_CONNECT_TIMEOUT", 2.0),

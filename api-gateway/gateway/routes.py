@@ -1,6 +1,7 @@
 """The gateway's routes: the /api proxy, the merged OpenAPI document and its page, /health."""
 
 from flask import Blueprint, Response, jsonify, request
+from urllib3 import Timeout
 from werkzeug.exceptions import MethodNotAllowed
 
 from flotilla.errors import ApiError
@@ -11,7 +12,7 @@ from gateway.health import upstream_states
 from gateway.openapi import GATEWAY_PATHS, OPENAPI, docs_file
 from gateway.proxy import forward
 from gateway.ratelimit import LIMITER, add_headers, enforce
-from gateway.upstreams import BREAKERS, UPSTREAMS
+from gateway.upstreams import BREAKERS, POOLS
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 OWN_METHODS = ["GET", "HEAD", "OPTIONS"]
@@ -60,10 +61,9 @@ def proxy(rest: str) -> Response:
     label_route(route.prefix)
     check_auth(route)
     return forward(
-        UPSTREAMS.get()[route.upstream],
-        config.upstreams[route.upstream],
+        POOLS.get()[route.upstream],
         name=route.upstream,
-        timeout=(config.connect_timeout, config.read_timeout),
+        timeout=Timeout(connect=config.connect_timeout, read=config.read_timeout),
         breaker=BREAKERS.get()[route.upstream],
     )
 

@@ -6,7 +6,7 @@ import pytest
 
 from flotilla.breaker import CircuitBreaker, CircuitOpen
 from gateway.config import Breaker
-from gateway.upstreams import BREAKERS, UPSTREAMS
+from gateway.upstreams import BREAKERS, POOLS
 
 
 class Clock:
@@ -82,9 +82,9 @@ def test_a_gateway_probe_that_hits_a_bug_does_not_leave_the_circuit_stuck(
     breaker = BREAKERS.get(app)["user-service"]
     breaker.failed()
     time.sleep(0.2)  # half-open: the next request is the probe
-    session = UPSTREAMS.get(app)["user-service"]
+    pool = POOLS.get(app)["user-service"]
     with monkeypatch.context() as patch:
-        patch.setattr(session, "send", lambda *args, **kwargs: 1 / 0)
+        patch.setattr(pool, "urlopen", lambda *args, **kwargs: 1 / 0)
         response = client.post("/api/auth/login", json={})
     assert response.status_code == 500
     assert response.json["error"]["code"] == "internal_error"

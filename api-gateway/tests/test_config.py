@@ -27,6 +27,11 @@ def test_a_bad_limit_fails_fast(raw):
         {"BREAKER_FAILURES": "0"},
         {"BREAKER_OPEN_SECONDS": "-1"},
         {"UPSTREAM_READ_TIMEOUT": "soon"},
+        # The gateway forwards the request's own path: a base URL's path would be lost.
+        {"USER_SERVICE_URL": "http://user-service:8000/v1"},
+        {"ORDER_SERVICE_URL": "order-service:8000"},
+        {"PRODUCT_SERVICE_URL": "ftp://product-service"},
+        {"NOTIFICATION_SERVICE_URL": "http://"},
     ],
 )
 def test_other_bad_settings_fail_fast(environ):
@@ -36,6 +41,7 @@ def test_other_bad_settings_fail_fast(environ):
 
 def test_the_defaults():
     config = Config.from_env(Env({}))
+    assert config.upstreams["order-service"] == "http://order-service:8000"
     assert config.rate_limits.default == Limit(600, 60)
     assert config.rate_limits.auth == Limit(20, 60)
     assert [str(n) for n in config.rate_limits.trusted_proxies][:3] == [

@@ -13,8 +13,9 @@ import requests
 from flask import g, has_request_context
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection
-from urllib3.connectionpool import HTTPConnectionPool
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NewConnectionError
+from urllib3.util import parse_url
 
 from flotilla.errors import ApiError
 from flotilla.logs import REQUEST_ID_HEADER
@@ -129,6 +130,14 @@ class _PoolAdapter(HTTPAdapter):
             **self.poolmanager.pool_classes_by_scheme,
             "http": _Pool,
         }
+
+
+def connection_pool(base_url: str, pool_size: int) -> HTTPConnectionPool:
+    """Return urllib3's pool of keep-alive connections to one service, for callers that
+    need its raw answers (the gateway): no session machinery per request."""
+    url = parse_url(base_url)
+    pool_class = _Pool if url.scheme == "http" else HTTPSConnectionPool
+    return pool_class(url.host, url.port, maxsize=pool_size)
 
 
 def pooled_session(pool_size: int) -> requests.Session:
