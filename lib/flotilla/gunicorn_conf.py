@@ -38,6 +38,7 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
 # No runtime control socket: nothing in the container should steer gunicorn.
 control_socket_disable = True
 accesslog = None  # each app logs its own JSON access line with the request id
+logger_class = "flotilla.gunicorn_worker.AppAccessLogger"
 errorlog = "-"
 loglevel = _env.get("LOG_LEVEL", "info").lower()
 logconfig_dict = {

@@ -7,6 +7,7 @@ from http import HTTPStatus
 from typing import Any
 
 from gunicorn import util
+from gunicorn.glogging import Logger
 from gunicorn.http import errors
 from gunicorn.workers.gthread import ThreadWorker
 
@@ -83,3 +84,14 @@ class JsonErrorWorker(ThreadWorker):
             util.write_nonblock(client, json_error_bytes(status, code, message))
         except Exception:  # the client may be gone already
             self.log.debug("failed to send the error answer")
+
+
+class AppAccessLogger(Logger):
+    """gunicorn's logger without its access lines: each app logs its own, in JSON, with the
+    request id. gunicorn builds an access line whenever logging is configured by dict, even
+    one its logger's level then drops (3 % of the gateway's CPU per request)."""
+
+    access_log_enabled = False
+
+    def access(self, resp: Any, req: Any, environ: dict, request_time: Any) -> None:
+        """Log nothing."""
