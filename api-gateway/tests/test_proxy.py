@@ -85,6 +85,25 @@ def test_an_upstream_answer_that_is_not_valid_http_is_502(stub_upstream, gateway
     assert response.json["error"]["code"] == "bad_gateway"
 
 
+@pytest.mark.parametrize(
+    "method, first",
+    [
+        ("HEAD", answer(body=b"{}").removesuffix(b"{}")),  # a GET's headers, no body
+        ("GET", b"HTTP/1.1 204 No Content\r\n\r\n"),
+    ],
+    ids=["head", "no-content"],
+)
+def test_an_answer_without_a_body_gives_its_connection_back(
+    stub_upstream, gateway_to, method, first
+):
+    replies = iter([first, answer()])
+    stub = stub_upstream(lambda _: next(replies))
+    client = gateway_to(stub.url).test_client()
+    assert client.open("/api/auth/x", method=method).status_code in {200, 204}
+    assert client.get("/api/auth/x").status_code == 200
+    assert [r.connection for r in stub.received] == [1, 1]
+
+
 def partial_answer(length: int, sent: int) -> bytes:
     """The status line and headers of a body of `length` bytes, and its first `sent` bytes."""
     return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % length + b"x" * sent
