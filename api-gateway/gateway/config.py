@@ -3,8 +3,10 @@
 import ipaddress
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
+from urllib3 import Timeout
 from urllib3.util import parse_url
 
 from flotilla.config import ConfigError, Env, authenticated_redis_url
@@ -154,6 +156,11 @@ class Config(ServiceConfig):
             "rate_limits": RateLimits.from_env(env),
             "breaker": Breaker.from_env(env),
         }
+
+    @cached_property
+    def upstream_timeout(self) -> Timeout:
+        """The connect and read timeouts of every forwarded call, built once."""
+        return Timeout(connect=self.connect_timeout, read=self.read_timeout)
 
     def route_for(self, path: str) -> Route | None:
         """Return the route that serves a path, or None."""

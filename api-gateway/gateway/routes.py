@@ -1,7 +1,6 @@
 """The gateway's routes: the /api proxy, the merged OpenAPI document and its page, /health."""
 
 from flask import Blueprint, Response, jsonify, request
-from urllib3 import Timeout
 from werkzeug.exceptions import MethodNotAllowed
 
 from flotilla.errors import ApiError
@@ -63,7 +62,7 @@ def proxy(rest: str) -> Response:
     return forward(
         POOLS.get()[route.upstream],
         name=route.upstream,
-        timeout=Timeout(connect=config.connect_timeout, read=config.read_timeout),
+        timeout=config.upstream_timeout,
         breaker=BREAKERS.get()[route.upstream],
     )
 
