@@ -23,9 +23,10 @@ from flotilla.logs import REQUEST_ID_HEADER
 log = logging.getLogger(__name__)
 
 DEFAULT_RESOLVE_TIMEOUT = 2.0
-# A pooled connection idle for longer is closed instead of reused. gunicorn closes idle
-# keep-alive connections after 75 s (flotilla.gunicorn_conf): a request sent on one just as
-# the service closes it fails, and a POST that failed that way cannot be sent again.
+# A pooled connection whose last request went out longer ago is closed instead of reused.
+# gunicorn closes idle keep-alive connections after 75 s (flotilla.gunicorn_conf): a request
+# sent on one just as the service closes it fails, and a POST that failed that way cannot
+# be sent again.
 POOL_IDLE_SECONDS = 30.0
 _resolver: ThreadPoolExecutor | None = None
 _resolver_pid: int | None = None
@@ -88,43 +89,41 @@ class UpstreamError(ApiError):
         self.sent = sent
 
 
-class _QuickResolveConnection(HTTPConnection):
-    """An HTTP connection whose name lookup is bounded by the connect timeout."""
+# urllib3 has no setting for either: a bounded name lookup, an idle limit on pooled connections.
+class _Connection(HTTPConnection):
+    """An HTTP connection that resolves within its connect timeout and outstays no keep-alive."""
 
-    idle_since: float | None = None  # when the pool last got it back
+    sent_at: float | None = None  # when it last sent a request
 
-    def _new_conn(self) -> socket.socket:
+    def connect(self) -> None:
+        """Connect, failing within the connect timeout when the name does not resolve."""
         timeout = self.timeout if isinstance(self.timeout, int | float) else None
         timeout = timeout or DEFAULT_RESOLVE_TIMEOUT
-        if not resolves(self._dns_host, self.port, timeout):
+        if not resolves(self.host, self.port, timeout):
             raise NewConnectionError(self, f"Cannot resolve {self.host} within {timeout} s")
-        return super()._new_conn()
+        super().connect()
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        """Send a request, on a new connection when this one has been idle too long."""
+        now = time.monotonic()
+        if self.sent_at is not None and now - self.sent_at > POOL_IDLE_SECONDS:
+            # Before the service closes it; a closed connection connects again to send.
+            self.close()
+        self.sent_at = now
+        super().request(*args, **kwargs)
 
 
 class _Pool(HTTPConnectionPool):
-    """A pool of quick-resolving connections that closes those idle for POOL_IDLE_SECONDS."""
+    """A pool of _Connection."""
 
-    ConnectionCls = _QuickResolveConnection
-
-    def _get_conn(self, timeout: float | None = None) -> HTTPConnection:
-        conn = super()._get_conn(timeout)
-        idle_since = getattr(conn, "idle_since", None)
-        if idle_since is not None and time.monotonic() - idle_since > POOL_IDLE_SECONDS:
-            # Before the service closes it: the request goes out on a new connection.
-            conn.close()
-        return conn
-
-    def _put_conn(self, conn: HTTPConnection | None) -> None:
-        if conn is not None:
-            conn.idle_since = time.monotonic()
-        super()._put_conn(conn)
+    ConnectionCls = _Connection
 
 
 class _PoolAdapter(HTTPAdapter):
     """A requests adapter whose plain-HTTP connections come from _Pool."""
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        """Create the pool manager, then swap in _Pool for http."""
+        """Create the pool manager, with _Pool for http."""
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = {
             **self.poolmanager.pool_classes_by_scheme,
