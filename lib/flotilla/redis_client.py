@@ -2,7 +2,6 @@
 until Redis is back, so a dead or hanging Redis never slows a request down for long."""
 
 import logging
-import socket
 import threading
 from collections.abc import Callable
 from typing import TypeVar
@@ -22,13 +21,16 @@ T = TypeVar("T")
 PAUSE_SECONDS = 1.0
 
 
+# redis-py has no setting that bounds the name lookup.
 class QuickResolveConnection(Connection):
     """A Redis connection whose name lookup is bounded by the connect timeout."""
 
-    def _connect(self) -> socket.socket:
-        if not resolves(self.host, self.port, self.socket_connect_timeout or 1.0):
+    def connect(self) -> None:
+        """Connect, failing within the connect timeout when the name does not resolve."""
+        timeout = self.socket_connect_timeout or 1.0
+        if not self.is_connected and not resolves(self.host, self.port, timeout):
             raise redis.ConnectionError(f"Cannot resolve {self.host}")
-        return super()._connect()
+        super().connect()
 
 
 def fail_fast_redis(url: str, *, timeout: float) -> redis.Redis:
