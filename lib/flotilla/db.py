@@ -14,7 +14,7 @@ import psycopg2
 import psycopg2.extras
 import psycopg2.pool
 from flask import Flask, Response
-from psycopg2.extensions import connection
+from psycopg2.extensions import TRANSACTION_STATUS_IDLE, connection
 
 from flotilla.app import Slot
 from flotilla.errors import error_response
@@ -28,18 +28,60 @@ CONNECT_TIMEOUT_SECONDS = 5
 PING_AFTER_IDLE_SECONDS = 1.0
 
 
-class _Pool(psycopg2.pool.ThreadedConnectionPool):
-    """A thread-safe pool that opens one connection at first and keeps up to `keep` idle.
+# psycopg2's pools keep only `minconn` of the connections given back and open that many up
+# front: a new backend and SCRAM handshake for each concurrent transaction past minconn, or
+# connections held that are never needed.
+class _Pool:
+    """One process's connections: opened when needed, at most `size` in use, all kept."""
 
-    psycopg2's pool keeps only `minconn` idle connections and closes every other one given
-    back, so with minconn=1 each concurrent transaction past the first opened a connection
-    of its own: a new PostgreSQL backend and a SCRAM handshake per transaction. Opening
-    `keep` at once instead would hold connections that are never needed.
-    """
+    def __init__(self, url: str, size: int) -> None:
+        self.url = url
+        self.size = size
+        self._idle: list[tuple[connection, float]] = []  # and when each was given back
+        self._in_use = 0
+        self._closed = False
+        self._lock = threading.Lock()
 
-    def __init__(self, keep: int, maxconn: int, *args: object, **kwargs: object) -> None:
-        super().__init__(1, maxconn, *args, **kwargs)
-        self.minconn = keep  # from now on: how many given back are kept open
+    def get(self) -> tuple[connection, float | None]:
+        """Return the connection given back last and when, or a new one (None)."""
+        with self._lock:
+            if self._in_use >= self.size:
+                raise psycopg2.pool.PoolError("connection pool exhausted")
+            self._in_use += 1
+            if self._idle:
+                return self._idle.pop()
+        try:
+            return _connect(self.url), None
+        except BaseException:
+            with self._lock:
+                self._in_use -= 1
+            raise
+
+    def put(self, conn: connection, *, close: bool = False) -> None:
+        """Take a connection back: kept when it is open and outside a transaction."""
+        idle = conn.closed == 0 and conn.info.transaction_status == TRANSACTION_STATUS_IDLE
+        with self._lock:
+            self._in_use -= 1
+            if idle and not close and not self._closed:
+                self._idle.append((conn, time.monotonic()))
+                return
+        conn.close()
+
+    def close(self) -> None:
+        """Close the idle connections, and those in use as they are given back."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+            self._closed = True
+        for conn, _ in idle:
+            conn.close()
+
+
+def _connect(url: str) -> connection:
+    return psycopg2.connect(
+        url,
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        cursor_factory=psycopg2.extras.RealDictCursor,
+    )
 
 
 class Database:
@@ -51,35 +93,29 @@ class Database:
         self._pool: _Pool | None = None
         self._pool_pid: int | None = None
         self._lock = threading.Lock()
-        self._returned: dict[int, float] = {}  # id(connection) -> when it was put back
 
     def init_app(self, app: Flask) -> None:
         """Make the database available to get_db(); outages answer 503."""
         DATABASE.set(app, self)
         app.register_error_handler(psycopg2.OperationalError, _unavailable)
 
-    def _get_pool(self) -> psycopg2.pool.ThreadedConnectionPool:
+    def _get_pool(self) -> _Pool:
         # A pool inherited across fork() shares sockets with the parent: build a new one.
         if self._pool is None or self._pool_pid != os.getpid():
             with self._lock:
                 if self._pool is None or self._pool_pid != os.getpid():
-                    self._pool = _Pool(
-                        self.max_connections,
-                        self.max_connections,
-                        self.url,
-                        connect_timeout=CONNECT_TIMEOUT_SECONDS,
-                        cursor_factory=psycopg2.extras.RealDictCursor,
-                    )
+                    self._pool = _Pool(self.url, self.max_connections)
                     self._pool_pid = os.getpid()
         return self._pool
 
-    def _checkout(self, pool: psycopg2.pool.ThreadedConnectionPool) -> connection:
+    def _checkout(self, pool: _Pool) -> connection:
         # Pre-ping: a pooled connection may have died with a database restart. Trying
         # each pooled one and then a new one makes the first request after a restart work.
         for _ in range(self.max_connections + 1):
-            conn = pool.getconn()
-            returned = self._returned.pop(id(conn), None)
-            recent = returned is not None and time.monotonic() - returned < PING_AFTER_IDLE_SECONDS
+            conn, returned = pool.get()
+            if returned is None:
+                return conn  # connected just now
+            recent = time.monotonic() - returned < PING_AFTER_IDLE_SECONDS
             if recent and not _ended_by_server(conn):
                 return conn
             try:
@@ -87,7 +123,7 @@ class Database:
                     cursor.execute("SELECT 1")
                 return conn
             except (psycopg2.OperationalError, psycopg2.InterfaceError):
-                pool.putconn(conn, close=True)
+                pool.put(conn, close=True)
         raise psycopg2.OperationalError("no working database connection")
 
     @contextmanager
@@ -110,10 +146,7 @@ class Database:
                 raise psycopg2.OperationalError(str(error)) from error
             raise
         finally:
-            close = broken or bool(conn.closed)
-            if not close:
-                self._returned[id(conn)] = time.monotonic()
-            pool.putconn(conn, close=close)
+            pool.put(conn, close=broken)
 
     def ping(self) -> None:
         """Raise unless the database answers a query."""
@@ -123,7 +156,7 @@ class Database:
     def close(self) -> None:
         """Close every pooled connection of this process."""
         if self._pool is not None and self._pool_pid == os.getpid():
-            self._pool.closeall()
+            self._pool.close()
         self._pool = None
 
 
