@@ -1,8 +1,6 @@
 """Forwarding, seen from a stub upstream in the test process: what goes out, what comes back,
 and what the gateway answers when an upstream misbehaves."""
 
-import socket
-import threading
 import time
 
 import pytest
@@ -172,23 +170,3 @@ def test_a_post_after_the_services_keep_alive_time(
 
 def test_the_pool_forgets_idle_connections_well_before_the_services_do():
     assert gunicorn_conf.keepalive >= 2 * flotilla.clients.POOL_IDLE_SECONDS
-
-
-def test_lookups_that_hang_do_not_keep_other_names_from_resolving(monkeypatch):
-    # What a stopped container's name can do on some Docker engines: a lookup that hangs.
-    released = threading.Event()
-    real = socket.getaddrinfo
-
-    def getaddrinfo(host, *args):
-        if host == "stopped-service":
-            released.wait(10)
-            raise socket.gaierror("not found")
-        return real(host, *args)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    try:
-        # More callers than resolver threads (a Redis probe every second, for instance).
-        assert not any(flotilla.clients.resolves("stopped-service", 80, 0.05) for _ in range(8))
-        assert flotilla.clients.resolves("localhost", 80, 2)
-    finally:
-        released.set()

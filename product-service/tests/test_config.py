@@ -19,22 +19,8 @@ def test_production_needs_a_real_internal_token(token):
         Config.from_env(Env(environ))
 
 
-def test_the_internal_token_may_come_from_a_secret_file(tmp_path):
-    secret = tmp_path / "internal_api_token"
-    secret.write_text("a-long-random-service-token\n")
-    environ = dict(PRODUCTION, INTERNAL_API_TOKEN_FILE=str(secret))
-    assert Config.from_env(Env(environ)).internal_token == "a-long-random-service-token"
-
-
 def test_development_has_a_default():
     assert Config.from_env(Env({})).internal_token == DEV_INTERNAL_TOKEN
-
-
-def test_the_redis_password_goes_into_the_redis_url(tmp_path):
-    secret = tmp_path / "redis_password"
-    secret.write_text("s3cret/with+chars\n")
-    environ = {"REDIS_PASSWORD_FILE": str(secret), "REDIS_URL": "redis://cache:6380/2"}
-    assert Config.from_env(Env(environ)).redis_url == "redis://:s3cret%2Fwith%2Bchars@cache:6380/2"
 
 
 def test_production_refuses_the_development_redis_password():

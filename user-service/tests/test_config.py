@@ -40,18 +40,6 @@ def test_production_refuses_placeholder_secrets(tmp_path, name, value):
         Config.from_env(env)
 
 
-def test_secrets_are_read_from_files(tmp_path):
-    secret = tmp_path / "db_password"
-    secret.write_text("from-a-file\n")
-    config = Config.from_env(Env({"DB_PASSWORD_FILE": str(secret)}))
-    assert ":from-a-file@" in config.database_url
-
-
-def test_an_unreadable_secret_file_is_a_clear_error():
-    with pytest.raises(ConfigError, match="DB_PASSWORD_FILE"):
-        Config.from_env(Env({"DB_PASSWORD_FILE": "/nonexistent/secret"}))
-
-
 @pytest.mark.parametrize("name", ["ACCESS_TOKEN_SECONDS", "DB_PORT"])
 def test_numbers_must_be_numbers(name):
     with pytest.raises(ConfigError, match=name):
