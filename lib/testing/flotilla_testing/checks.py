@@ -5,13 +5,11 @@ from flotilla_testing.checks import *  # noqa: F403
 """
 
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg2
 import pytest
 
-import flotilla.db
 from flotilla.db import migrate
 from flotilla.service import Job
 from flotilla.worker import run_job
@@ -114,62 +112,3 @@ def test_the_service_role_cannot_open_other_services_databases(config):
     for other in others:
         with pytest.raises(psycopg2.OperationalError, match="permission denied"):
             psycopg2.connect(**{**dsn, "dbname": other}, connect_timeout=5)
-
-
-def _backends(db) -> set[int]:
-    """Return the PostgreSQL backends of two transactions open at once."""
-    with db.transaction() as first, db.transaction() as second:
-        pids = set()
-        for cursor in (first, second):
-            cursor.execute("SELECT pg_backend_pid() AS pid")
-            pids.add(cursor.fetchone()["pid"])
-    return pids
-
-
-def test_connections_given_back_are_reused(db):
-    # psycopg2's pool closes what it is given back past minconn: each concurrent transaction
-    # would open a connection (a new backend) of its own.
-    first = _backends(db)
-    assert len(first) == 2
-    assert _backends(db) == first
-
-
-def _end_pooled_connection(db, config) -> int:
-    """Use a pooled connection, then end its backend as a restart would; return its pid."""
-    with db.transaction() as cursor:
-        cursor.execute("SELECT pg_backend_pid() AS pid")
-        pid = cursor.fetchone()["pid"]
-    other = psycopg2.connect(config.database_url, connect_timeout=5)
-    try:
-        other.autocommit = True
-        with other.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", (pid,))
-            for _ in range(100):  # the backend sends its error and exits a moment later
-                cursor.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,))
-                if cursor.fetchone() is None:
-                    break
-                time.sleep(0.02)
-    finally:
-        other.close()
-    return pid
-
-
-def test_a_connection_the_server_just_ended_is_replaced_before_use(db, config, monkeypatch):
-    # Used a moment ago, so not pinged (flotilla.db): the server's goodbye on it tells.
-    monkeypatch.setattr(flotilla.db, "PING_AFTER_IDLE_SECONDS", 3600)
-    ended = _end_pooled_connection(db, config)
-    with db.transaction() as cursor:
-        cursor.execute("SELECT pg_backend_pid() AS pid")
-        assert cursor.fetchone()["pid"] != ended
-
-
-def test_a_connection_lost_in_a_transaction_is_503_not_500(app, db, config, monkeypatch):
-    monkeypatch.setattr(flotilla.db, "PING_AFTER_IDLE_SECONDS", 3600)
-    monkeypatch.setattr(flotilla.db, "_ended_by_server", lambda conn: False)
-    _end_pooled_connection(db, config)
-    with pytest.raises(psycopg2.Error) as raised, db.transaction() as cursor:
-        cursor.execute("SELECT 1")
-    with app.test_request_context():
-        response = app.handle_user_exception(raised.value)
-    assert response.status_code == 503
-    assert response.json["error"]["code"] == "service_unavailable"
