@@ -216,7 +216,7 @@ def test_a_crash_while_cancelling_returns_the_stock_exactly_once(
 
 
 # --- The recovery itself crashing ---------------------------------------------------------------
-SETTLE = ["flotilla", "run", "settle-pending-orders"]
+SETTLE = ["python", "-m", "order_service", "run", "settle-pending-orders"]
 
 
 @pytest.mark.parametrize(

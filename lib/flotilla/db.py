@@ -13,10 +13,9 @@ from pathlib import Path
 import psycopg2
 import psycopg2.extras
 import psycopg2.pool
-from flask import Flask, Response
+from flask import Flask, Response, current_app
 from psycopg2.extensions import connection
 
-from flotilla.app import Slot
 from flotilla.errors import error_response
 
 log = logging.getLogger(__name__)
@@ -55,7 +54,7 @@ class Database:
 
     def init_app(self, app: Flask) -> None:
         """Make the database available to get_db(); outages answer 503."""
-        DATABASE.set(app, self)
+        app.extensions["flotilla.db"] = self
         app.register_error_handler(psycopg2.OperationalError, _unavailable)
 
     def _get_pool(self) -> psycopg2.pool.ThreadedConnectionPool:
@@ -127,8 +126,6 @@ class Database:
         self._pool = None
 
 
-DATABASE: Slot[Database] = Slot("db")
-
 MIGRATIONS_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_migrations (
     version text PRIMARY KEY,
@@ -192,4 +189,4 @@ def _unavailable(error: psycopg2.OperationalError) -> Response:
 
 def get_db() -> Database:
     """Return the current app's database."""
-    return DATABASE.get()
+    return current_app.extensions["flotilla.db"]

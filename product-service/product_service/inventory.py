@@ -14,13 +14,13 @@ from flotilla.db import Database
 from flotilla.errors import ApiError
 from product_service import repository
 from product_service.cache import ProductCache
-from product_service.config import Config
+from product_service.config import settings
 
 log = logging.getLogger(__name__)
 
 
 def _crash_point(step: str) -> None:
-    faults.crash_point(step, enabled=Config.current().fault_injection)
+    faults.crash_point(step, enabled=settings().fault_injection)
 
 
 def _document(reservation_id: str, status: str, items: list[dict]) -> dict:
