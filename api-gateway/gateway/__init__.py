@@ -2,11 +2,11 @@
 
 from flask import Flask
 
-from flotilla import auth, health
+import flotilla.auth
+import flotilla.health
 from flotilla.app import create_base_app
 from flotilla.auth import TokenVerifier
-from gateway import health as upstream_health
-from gateway import openapi, ratelimit, upstreams
+from gateway import health, openapi, ratelimit, upstreams
 from gateway.config import Config
 from gateway.routes import api, edge
 
@@ -16,14 +16,14 @@ def create_app(config: Config | None = None) -> Flask:
     config = config or Config.from_env()
     app = create_base_app(__name__, service="api-gateway", log_level=config.log_level)
     app.config["SETTINGS"] = config
-    auth.init_app(app, TokenVerifier(config.tokens))
+    flotilla.auth.init_app(app, TokenVerifier(config.tokens))
     # /health and the merged document use the upstreams' sessions: set up after them.
     upstreams.init_app(app, config)
     ratelimit.init_app(app, config)
-    upstream_health.init_app(app, config)
+    health.init_app(app, config)
     openapi.init_app(app, config)
     app.register_blueprint(api)
     app.register_blueprint(edge)
     # The gateway needs nothing to serve but its upstreams, which /health reports.
-    health.init_app(app, {})
+    flotilla.health.init_app(app, {})
     return app

@@ -4,14 +4,15 @@ from pathlib import Path
 
 from flask import Flask
 
-from flotilla import auth, health, internal
+import flotilla.internal
+from flotilla import auth, health
 from flotilla.app import create_base_app
 from flotilla.auth import TokenVerifier
 from flotilla.db import Database
 from flotilla.openapi import load_document, register_openapi
 from product_service import cache
 from product_service.config import Config
-from product_service.internal import internal as internal_api
+from product_service.internal import internal
 from product_service.routes import products
 
 MIGRATIONS = [Path(__file__).parent / "migrations"]
@@ -25,11 +26,11 @@ def create_app(config: Config | None = None) -> Flask:
     db = Database(config.database_url)
     db.init_app(app)
     auth.init_app(app, TokenVerifier(config.tokens))
-    internal.init_app(app, config.internal_token)
+    flotilla.internal.init_app(app, config.internal_token)
     # Redis only caches: readiness depends on the database alone.
     cache.init_app(app, config)
     app.register_blueprint(products)
-    app.register_blueprint(internal_api)
+    app.register_blueprint(internal)
     register_openapi(app, load_document(Path(__file__).with_name("openapi.json")))
     health.init_app(app, {"database": db.ping})
     return app
