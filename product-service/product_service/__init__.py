@@ -4,11 +4,10 @@ from pathlib import Path
 
 from flask import Flask
 
-from flotilla.service import Job, Service
+from flotilla.service import Service
 from product_service.cache import register_cache
 from product_service.config import Config
 from product_service.internal import internal
-from product_service.jobs import release_stale_reservations
 from product_service.routes import products
 
 service = Service(
@@ -20,7 +19,6 @@ service = Service(
     openapi=Path(__file__).with_name("openapi.json"),
     # Redis only caches: readiness depends on the database alone (the skeleton's check).
     extensions=[register_cache],
-    jobs=[Job("release-stale-reservations", 60, release_stale_reservations)],
 )
 
 

@@ -18,7 +18,6 @@ class Config(ServiceConfig):
     redis_url: str
     cache_ttl_seconds: int
     redis_timeout_seconds: float
-    reservation_ttl_seconds: int
     fault_injection: bool
 
     @classmethod
@@ -29,8 +28,5 @@ class Config(ServiceConfig):
             # The TTL bounds how long a cache entry can outlive a missed invalidation.
             "cache_ttl_seconds": env.integer("PRODUCT_CACHE_TTL_SECONDS", 60),
             "redis_timeout_seconds": env.number("REDIS_TIMEOUT_SECONDS", 0.25),
-            # Only reservations left by the former two-step flow (reserve, then commit) can
-            # still be "reserved" (docs/orders.md); the sweep releases them after this.
-            "reservation_ttl_seconds": env.integer("RESERVATION_TTL_SECONDS", 600),
             "fault_injection": faults.enabled(env),
         }
