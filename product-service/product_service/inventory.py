@@ -1,4 +1,4 @@
-"""Stock reservations for order-service: taken all-or-nothing in one step, and safe to repeat.
+"""Stock reservations for order-service: all-or-nothing, final at once, and safe to repeat.
 
 A reservation is named by order-service. Reserving takes the stock and makes the reservation
 final (`committed`) in one transaction; releasing returns the stock once; an id that was
