@@ -258,7 +258,7 @@ def test_a_crash_of_the_recovery_is_recovered_by_its_next_run(
 # --- Whole containers killed while customers keep ordering -----------------------------------
 CLIENTS = 16
 CUSTOMERS = 4  # several clients per customer: fewer sign-ups, and concurrent orders of one user
-KILLED = ["product-service", "order-service", "api-gateway", "order-worker", "product-worker"]
+KILLED = ["product-service", "order-service", "api-gateway", "order-worker"]
 
 
 def test_orders_always_finish_while_containers_are_killed(stack, make_product, recovery_seconds):
