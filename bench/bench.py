@@ -29,7 +29,7 @@ ADMIN_EMAIL = os.environ.get("ADMIN_EMAIL", "admin@flotilla.local")
 ADMIN_PASSWORD = os.environ["ADMIN_PASSWORD"]
 RESULTS = Path(os.environ.get("RESULTS_DIR", "/results"))
 SMOKE = os.environ.get("BENCH_SMOKE", "") not in {"", "0"}
-# The method: wrk -t2 -c16 -d8s. Smoke: only proves every part works.
+# Every row: wrk -t2 -c16 -d8s. Smoke: only proves every part works.
 
 
 def setting(name: str, default: int, smoke: int) -> int:

@@ -19,7 +19,7 @@ IGNORED = {
     "build": "images are built and tagged by scripts/swarm",
     "depends_on": "every service waits for what it needs by itself",
     "restart": "deploy.restart_policy restarts tasks",
-    "security_opt": "no-new-privileges: set it engine-wide (README, Swarm)",
+    "security_opt": "no-new-privileges: set it engine-wide (docs/production.md, Swarm)",
     "shm_size": "PostgreSQL gets the default /dev/shm",
 }
 PORT_KEYS = {"target", "published", "protocol", "mode"}
@@ -37,7 +37,7 @@ def content_name(namespace: str, key: str, entry: dict) -> dict:
 
 
 def resources(limits: dict) -> dict:
-    """Limits in version 3's types; no PID limit (set per engine: README, Swarm)."""
+    """Limits in version 3's types; no PID limit (set per engine: docs/production.md, Swarm)."""
     converted = {}
     if "cpus" in limits:
         converted["cpus"] = str(limits["cpus"])

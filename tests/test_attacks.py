@@ -1,4 +1,4 @@
-"""Issue 8: no input reaches a 500, no stolen token lasts (API.md, "Errors" and "Auth").
+"""No input reaches a 500, no stolen token lasts (API.md, "Errors" and "Auth").
 
 Hostile bytes in every part of a request, sent through NGINX to every public route family,
 get a 4xx JSON error; logout and a password change end sessions; a key removed from the
@@ -131,8 +131,8 @@ FAMILIES: dict[str, tuple[str, str, str | None, Body | None]] = {
     "gateway health": ("GET", "/health", None, None),
 }
 
-# Header values: what str.isspace() and re's \s take for whitespace (the gateway's 500 was
-# requests refusing a value that starts with one), other controls, bytes beyond ASCII.
+# Header values: what str.isspace() and re's \s take for whitespace (an HTTP client may
+# refuse to forward a value that starts with one), other controls, bytes beyond ASCII.
 # (X-Request-ID and X-Forwarded-For are not here: NGINX replaces what a client sends.)
 WHITESPACE_TO_PYTHON = [0xA0, 0x85, 0x0B, 0x0C, 0x1C, 0x1D, 0x1E, 0x1F]
 HEADER_ATTACKS = [

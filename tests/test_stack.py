@@ -6,7 +6,7 @@ from conftest import PASSWORD, bearer, service_of, wait_for_health, wait_until_h
 def python_containers(stack: list) -> list:
     """Every container running one of our images: services and their workers."""
     found = [
-        c for c in stack if any(e.startswith("FLOTILLA_APP=") for e in c.attrs["Config"]["Env"])
+        c for c in stack if any(e.startswith("SERVICE_NAME=") for e in c.attrs["Config"]["Env"])
     ]
     assert len(found) >= 6, [service_of(c) for c in found]
     return found

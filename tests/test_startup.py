@@ -1,5 +1,5 @@
 """Start-up work runs once per container, outside the app factory, and replicas that start
-together all come up (README: "How a service starts")."""
+together all come up (docs/architecture.md: "How a service starts")."""
 
 import contextlib
 import uuid

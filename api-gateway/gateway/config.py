@@ -4,13 +4,12 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
 
 from urllib3 import Timeout
 from urllib3.util import parse_url
 
+from flotilla.auth import TokenSettings
 from flotilla.config import ConfigError, Env, authenticated_redis_url
-from flotilla.service import ServiceConfig
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 # Docker's private address ranges: where NGINX's requests come from by default.
@@ -132,9 +131,11 @@ def upstream_url(env: Env, variable: str, *, default: str) -> str:
 
 
 @dataclass(frozen=True)
-class Config(ServiceConfig):
+class Config:
     """Everything the gateway needs to start (it has no database of its own)."""
 
+    log_level: str
+    tokens: TokenSettings
     upstreams: dict[str, str]
     routes: tuple[Route, ...]
     connect_timeout: float
@@ -143,19 +144,22 @@ class Config(ServiceConfig):
     breaker: Breaker
 
     @classmethod
-    def own(cls, env: Env) -> dict[str, Any]:
-        """Read the gateway's own settings."""
-        return {
-            "upstreams": {
+    def from_env(cls, env: Env | None = None) -> "Config":
+        """Read the settings; raise ConfigError when one cannot work."""
+        env = env or Env()
+        return cls(
+            log_level=env.get("LOG_LEVEL", "INFO"),
+            tokens=TokenSettings.from_env(env),
+            upstreams={
                 name: upstream_url(env, variable, default=f"http://{name}:8000")
                 for name, variable in UPSTREAM_VARIABLES.items()
             },
-            "routes": ROUTES,
-            "connect_timeout": env.number("UPSTREAM_CONNECT_TIMEOUT", 2.0),
-            "read_timeout": env.number("UPSTREAM_READ_TIMEOUT", 10.0),
-            "rate_limits": RateLimits.from_env(env),
-            "breaker": Breaker.from_env(env),
-        }
+            routes=ROUTES,
+            connect_timeout=env.number("UPSTREAM_CONNECT_TIMEOUT", 2.0),
+            read_timeout=env.number("UPSTREAM_READ_TIMEOUT", 10.0),
+            rate_limits=RateLimits.from_env(env),
+            breaker=Breaker.from_env(env),
+        )
 
     @cached_property
     def upstream_timeout(self) -> Timeout:

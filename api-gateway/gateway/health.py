@@ -3,12 +3,10 @@
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
-from flask import Flask
+from flask import Flask, current_app
 
-from flotilla.app import Slot
 from gateway.config import Config
 from gateway.memo import Memo
-from gateway.upstreams import UPSTREAMS
 
 HEALTH_TIMEOUT_SECONDS = 2.0
 # /health is public and anonymous: answered from this for a moment, a flood of calls costs
@@ -46,14 +44,12 @@ def _readiness(session: requests.Session, base_url: str) -> str:
     return "ok" if response.status_code == 200 else "unavailable"
 
 
-READINESS: Slot[Readiness] = Slot("readiness")
-
-
 def upstream_states() -> dict[str, str]:
     """Return every upstream's readiness for the current app, at most a second old."""
-    return READINESS.get().states()
+    return current_app.extensions["gateway.readiness"].states()
 
 
-def register_readiness(app: Flask, config: Config) -> None:
-    """Give the app its upstreams' readiness (READINESS.get()), asked over their sessions."""
-    READINESS.set(app, Readiness(UPSTREAMS.get(app), config.upstreams))
+def init_app(app: Flask, config: Config) -> None:
+    """Give the app its upstreams' readiness, asked over their sessions."""
+    sessions = app.extensions["gateway.sessions"]
+    app.extensions["gateway.readiness"] = Readiness(sessions, config.upstreams)

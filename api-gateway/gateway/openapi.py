@@ -8,12 +8,10 @@ import flask_swagger_ui
 import requests
 from flask import Flask, Response, send_file
 
-from flotilla.app import Slot
 from flotilla.errors import ApiError
 from flotilla.openapi import BAD_REQUEST, ERROR_SCHEMA, error_response
 from gateway.config import Config
 from gateway.memo import Memo
-from gateway.upstreams import UPSTREAMS
 
 log = logging.getLogger(__name__)
 
@@ -185,9 +183,6 @@ class MergedDocument:
         return document
 
 
-OPENAPI: Slot[MergedDocument] = Slot("openapi")
-
-
 def docs_file(name: str) -> Response:
     """Serve the docs page ("") or one of its files, under the page's Content-Security-Policy."""
     if name not in DOCS_FILES:
@@ -198,6 +193,7 @@ def docs_file(name: str) -> Response:
     return response
 
 
-def register_document(app: Flask, config: Config) -> None:
-    """Give the app its merged document (OPENAPI.get()), fetched over the upstreams' sessions."""
-    OPENAPI.set(app, MergedDocument(UPSTREAMS.get(app), config.upstreams))
+def init_app(app: Flask, config: Config) -> None:
+    """Give the app its merged document, fetched over the upstreams' sessions."""
+    sessions = app.extensions["gateway.sessions"]
+    app.extensions["gateway.openapi"] = MergedDocument(sessions, config.upstreams)

@@ -5,9 +5,8 @@ import logging
 import math
 from dataclasses import dataclass
 
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, Response, current_app, g, has_request_context, request
 
-from flotilla.app import Slot
 from flotilla.errors import ApiError
 from flotilla.redis_client import RedisCircuit, fail_fast_redis
 from gateway.config import AUTH_LIMITED, Config, Limit, RateLimits
@@ -78,19 +77,16 @@ class RateLimiter:
         )
 
 
-LIMITER: Slot[RateLimiter] = Slot("rate_limiter")
-
-
-def register_limiter(app: Flask, config: Config) -> None:
-    """Give the app its rate limiter (LIMITER.get()); access lines name the client it used."""
-    LIMITER.set(app, RateLimiter(config.rate_limits))
+def init_app(app: Flask, config: Config) -> None:
+    """Give the app its rate limiter; access lines name the client it used."""
+    app.extensions["gateway.limiter"] = RateLimiter(config.rate_limits)
     logging.getLogger("flotilla.access").addFilter(CLIENT_IN_ACCESS_LOG)  # once per process
 
 
 def client_address() -> str:
     """Return the current request's client address, as rate limits and logs know it."""
     if "client" not in g:
-        g.client = client_ip(Config.current().rate_limits.trusted_proxies)
+        g.client = client_ip(current_app.config["SETTINGS"].rate_limits.trusted_proxies)
     return g.client
 
 

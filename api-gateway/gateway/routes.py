@@ -1,17 +1,15 @@
 """The gateway's routes: the /api proxy, the merged OpenAPI document and its page, /health."""
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import MethodNotAllowed
 
 from flotilla.errors import ApiError
 from flotilla.metrics import label_route
 from gateway.auth import caller_id, check_auth
-from gateway.config import Config
 from gateway.health import upstream_states
-from gateway.openapi import GATEWAY_PATHS, OPENAPI, docs_file
+from gateway.openapi import GATEWAY_PATHS, docs_file
 from gateway.proxy import forward
-from gateway.ratelimit import LIMITER, add_headers, enforce
-from gateway.upstreams import BREAKERS, POOLS
+from gateway.ratelimit import add_headers, enforce
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 OWN_METHODS = ["GET", "HEAD", "OPTIONS"]
@@ -22,7 +20,7 @@ edge = Blueprint("edge", __name__)
 
 @api.before_request
 def _limit() -> None:
-    enforce(LIMITER.get(), caller_id())
+    enforce(current_app.extensions["gateway.limiter"], caller_id())
 
 
 @api.after_request
@@ -35,7 +33,7 @@ def _limit_headers(response: Response) -> Response:
 @api.get("/openapi.json", provide_automatic_options=False)
 def openapi() -> Response:
     """Serve the merged OpenAPI document of every service."""
-    return jsonify(OPENAPI.get().get())
+    return jsonify(current_app.extensions["gateway.openapi"].get())
 
 
 @api.get("/docs", defaults={"name": ""}, provide_automatic_options=False)
@@ -49,7 +47,7 @@ def docs(name: str) -> Response:
 @api.route("", methods=METHODS, defaults={"rest": ""})
 def proxy(rest: str) -> Response:
     """Route a public API request to its service."""
-    config = Config.current()
+    config = current_app.config["SETTINGS"]
     route = config.route_for(request.path)
     if route is None and _is_own_path(request.path):
         if request.method == "OPTIONS":
@@ -60,10 +58,10 @@ def proxy(rest: str) -> Response:
     label_route(route.prefix)
     check_auth(route)
     return forward(
-        POOLS.get()[route.upstream],
+        current_app.extensions["gateway.pools"][route.upstream],
         name=route.upstream,
         timeout=config.upstream_timeout,
-        breaker=BREAKERS.get()[route.upstream],
+        breaker=current_app.extensions["gateway.breakers"][route.upstream],
     )
 
 

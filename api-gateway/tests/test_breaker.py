@@ -6,7 +6,6 @@ import time
 import pytest
 
 from gateway.config import Breaker
-from gateway.upstreams import BREAKERS, POOLS
 
 
 def test_a_gateway_probe_that_hits_a_bug_does_not_leave_the_circuit_stuck(
@@ -15,10 +14,10 @@ def test_a_gateway_probe_that_hits_a_bug_does_not_leave_the_circuit_stuck(
     stub = stub_upstream()
     app = gateway_to(stub.url, breaker=Breaker(1, 0.2))
     client = app.test_client()
-    breaker = BREAKERS.get(app)["user-service"]
+    breaker = app.extensions["gateway.breakers"]["user-service"]
     breaker.failed()
     time.sleep(0.2)  # half-open: the next request is the probe
-    pool = POOLS.get(app)["user-service"]
+    pool = app.extensions["gateway.pools"]["user-service"]
     with monkeypatch.context() as patch:
         patch.setattr(pool, "urlopen", lambda *args, **kwargs: 1 / 0)
         response = client.post("/api/auth/login", json={})
@@ -42,12 +41,12 @@ def test_a_get_is_retried_once_on_a_connect_error(unreachable_app, auth_headers)
     assert response.status_code == 503
     assert response.json["error"]["code"] == "service_unavailable"
     # Two attempts, two failures: with a threshold of 2, one GET opened the circuit.
-    assert BREAKERS.get(unreachable_app)["order-service"].state == "open"
+    assert unreachable_app.extensions["gateway.breakers"]["order-service"].state == "open"
 
 
 def test_a_post_is_sent_once_and_the_open_circuit_answers_at_once(unreachable_app, auth_headers):
     client = unreachable_app.test_client()
-    breaker = BREAKERS.get(unreachable_app)["order-service"]
+    breaker = unreachable_app.extensions["gateway.breakers"]["order-service"]
     first = client.post("/api/orders", json={"items": []}, headers=auth_headers)
     assert first.status_code == 503
     assert breaker.state == "closed"  # one attempt only: a POST is never repeated

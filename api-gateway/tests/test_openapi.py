@@ -6,7 +6,6 @@ import pytest
 
 from flotilla.openapi import ERROR_SCHEMA
 from gateway.openapi import MergedDocument, merge
-from gateway.upstreams import UPSTREAMS
 
 from conftest import answer
 
@@ -36,7 +35,7 @@ def test_a_missing_or_unusable_document_is_skipped_and_logged(
     app, config, stub_upstream, reply, caplog
 ):
     ghost = stub_upstream(reply).url if reply else "http://127.0.0.1:9"
-    sessions = UPSTREAMS.get(app)
+    sessions = app.extensions["gateway.sessions"]
     upstreams = {"user-service": config.upstreams["user-service"], "ghost": ghost}
     merged = MergedDocument({**sessions, "ghost": sessions["user-service"]}, upstreams).get()
     alone = MergedDocument(sessions, {"user-service": config.upstreams["user-service"]}).get()

@@ -13,7 +13,6 @@ import pytest
 
 from flotilla.redis_client import PAUSE_SECONDS
 from gateway.config import Limit
-from gateway.ratelimit import LIMITER
 
 
 def fresh_ip() -> str:
@@ -150,7 +149,7 @@ def timed(action) -> float:
 def test_a_broken_redis_costs_one_call_then_nothing(config, app_with, broken_redis):
     url, least = broken_redis
     limits = dataclasses.replace(config.rate_limits, redis_url=url, redis_timeout=REDIS_TIMEOUT)
-    limiter = LIMITER.get(app_with(rate_limits=limits))
+    limiter = app_with(rate_limits=limits).extensions["gateway.limiter"]
 
     def hit() -> None:
         assert limiter.hit(f"ip:{fresh_ip()}", Limit(5, 60)) is None  # fails open
@@ -169,7 +168,7 @@ def test_a_broken_redis_costs_one_call_then_nothing(config, app_with, broken_red
 
 def test_limits_come_back_by_themselves_after_a_failure(config, app_with):
     app = app_with(rate_limits=dataclasses.replace(config.rate_limits, default=Limit(3, 60)))
-    LIMITER.get(app).circuit.breaker.failed()  # as after a failed call
+    app.extensions["gateway.limiter"].circuit.breaker.failed()  # as after a failed call
     client = client_at(app, fresh_ip())
     assert "RateLimit-Limit" not in client.get("/api/nothing").headers
     time.sleep(PAUSE_SECONDS)

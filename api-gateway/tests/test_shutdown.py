@@ -40,7 +40,7 @@ def server() -> Iterator[tuple[subprocess.Popen, int]]:
         "GUNICORN_RELOAD": "false",
         "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(),  # not the live gateway's
     }
-    command = ["gunicorn", "--config", "python:flotilla.gunicorn_conf"]
+    command = ["gunicorn", "--config", "python:flotilla.gunicorn_conf", "gateway:create_app()"]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while True:

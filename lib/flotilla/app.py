@@ -1,9 +1,9 @@
 """The base Flask app every service builds on."""
 
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.routing import IntegerConverter
 
@@ -13,7 +13,6 @@ from flotilla.metrics import register_metrics
 from flotilla.validation import check_request_bytes
 
 MAX_BODY_BYTES = 1024 * 1024
-T = TypeVar("T")
 
 
 class JSONProvider(DefaultJSONProvider):
@@ -39,35 +38,12 @@ class IdConverter(IntegerConverter):
     regex = r"\d{1,18}"
 
 
-class Slot(Generic[T]):
-    """A typed place for one object on the app, instead of a string lookup in extensions."""
-
-    def __init__(self, name: str) -> None:
-        self.key = f"flotilla.{name}"
-
-    def set(self, app: Flask, value: T) -> T:
-        """Attach value to app."""
-        app.extensions[self.key] = value
-        return value
-
-    def get(self, app: Flask | None = None) -> T:
-        """Return the value attached to app (the current app by default)."""
-        return (app or current_app).extensions[self.key]
-
-    def setdefault(self, app: Flask, value: T) -> T:
-        """Return the value attached to app, attaching value first when there is none."""
-        return app.extensions.setdefault(self.key, value)
-
-    def attached(self, app: Flask) -> bool:
-        """Tell whether app has a value in this slot."""
-        return self.key in app.extensions
-
-
 def create_base_app(import_name: str, *, service: str, log_level: str = "INFO") -> Flask:
     """Return a Flask app with JSON errors, request ids, access logs, metrics (/metrics) and
     checked request bytes."""
     configure_logging(service, log_level)
     app = Flask(import_name)
+    app.config["SERVICE_NAME"] = service
     app.json = JSONProvider(app)
     # "//" in a path is not silently redirected: the gateway must see what was sent.
     app.url_map.merge_slashes = False

@@ -9,9 +9,8 @@ from functools import wraps
 from typing import Any
 
 import jwt
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
 
-from flotilla.app import Slot
 from flotilla.clients import ServiceClient
 from flotilla.config import ConfigError, Env
 from flotilla.errors import ApiError
@@ -177,12 +176,9 @@ def _invalid(message: str) -> ApiError:
     return ApiError(401, "invalid_token", message, headers={"WWW-Authenticate": "Bearer"})
 
 
-VERIFIER: Slot[TokenVerifier] = Slot("tokens")
-
-
-def init_tokens(app: Flask, verifier: TokenVerifier) -> None:
+def init_app(app: Flask, verifier: TokenVerifier) -> None:
     """Make the token verifier available to require_user."""
-    VERIFIER.set(app, verifier)
+    app.extensions["flotilla.tokens"] = verifier
 
 
 def bearer_token() -> str:
@@ -197,7 +193,7 @@ def bearer_token() -> str:
 
 def authenticate() -> dict:
     """Verify the request's token and return the caller as {id, role}."""
-    claims = VERIFIER.get().verify(bearer_token())
+    claims = current_app.extensions["flotilla.tokens"].verify(bearer_token())
     g.user = {"id": int(claims["sub"]), "role": claims.get("role", "customer")}
     return g.user
 

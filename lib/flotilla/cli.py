@@ -1,55 +1,106 @@
-"""`flotilla`: the commands a service's container runs (the package is $FLOTILLA_APP).
+"""The commands a service's container runs, called from the service's own `__main__.py`:
 
-flotilla migrate       apply migrations and start-up tasks, then exit
-flotilla worker        run the periodic jobs until stopped
-flotilla run JOB       run one job once (by hand, or from a test)
+python -m <package> migrate     apply migrations and start-up tasks, then exit
+python -m <package> worker      apply migrations, then run the periodic jobs until stopped
+python -m <package> run JOB     run one job once (by hand, or from a test)
 """
 
 import argparse
+import logging
 import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+import psycopg2
+from flask import Flask
 
 from flotilla.config import ConfigError
-from flotilla.logs import configure_logging
-from flotilla.service import load
-from flotilla.worker import run_job, run_worker, start_jobs
+from flotilla.db import migrate
+from flotilla.worker import Job, run_job, run_worker, start_jobs
+
+if TYPE_CHECKING:  # pika is only in the images of services that use RabbitMQ
+    from flotilla.consumer import Consumer
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+StartupTask = Callable[[], None]  # runs once per container start, in an app context
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run one command; return the exit status."""
-    parser = argparse.ArgumentParser(prog="flotilla", description=__doc__.splitlines()[0])
-    parser.add_argument("--app", help="the service's package (default: $FLOTILLA_APP)")
+def main(
+    create_app: Callable[[], Flask],
+    *,
+    migrations: Sequence[Path] = (),
+    startup: Sequence[StartupTask] = (),
+    jobs: Sequence[Job] = (),
+    consumers: Sequence["Consumer"] = (),
+    argv: list[str] | None = None,
+) -> int:
+    """Run one command of a service; return the exit status."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="apply migrations and start-up tasks")
-    commands.add_parser("worker", help="run the periodic jobs until stopped")
+    commands.add_parser("worker", help="apply migrations, then run the periodic jobs")
     commands.add_parser("run", help="run one job once").add_argument("job")
     args = parser.parse_args(argv)
     try:
-        service = load(args.app)
-        config = service.config.from_env()
-        configure_logging(service.name, config.log_level)
-        if args.command == "migrate":
-            service.prepare(config)
-        elif args.command == "worker":
-            run_worker(service, config)
-        else:
-            return _run_one(service, config, args.job)
+        app = create_app()
+        if args.command == "run":
+            return _run_one(app, jobs, args.job)
+        prepare(app, migrations, startup)
+        if args.command == "worker":
+            run_worker(app, jobs, consumers)
     except ConfigError as error:  # also a job's own settings, read when the worker starts
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
     return 0
 
 
-def _run_one(service, config, name: str) -> int:
-    jobs = {job.name: job for job in service.jobs}
-    if name not in jobs:
-        print(f"no job {name!r}; jobs: {', '.join(sorted(jobs)) or 'none'}", file=sys.stderr)
+def prepare(
+    app: Flask,
+    migrations: Sequence[Path],
+    startup: Sequence[StartupTask],
+    wait_seconds: float = 120,
+) -> None:
+    """Apply migrations and run start-up tasks, waiting for the database to accept connections.
+
+    Under Docker Swarm nothing orders the start of services, so PostgreSQL may come up last.
+    """
+    if not migrations and not startup:
+        return
+
+    def apply() -> None:
+        applied = migrate(app.extensions["flotilla.db"].url, *migrations)
+        log.info("migrations up to date", extra={"applied": applied})
+        with app.app_context():
+            for task in startup:
+                task()
+
+    retry_while_unavailable(apply, "database", wait_seconds)
+
+
+def retry_while_unavailable(action: Callable[[], T], what: str, wait_seconds: float) -> T:
+    """Run action, retrying with backoff while its dependency refuses connections."""
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.5
+    while True:
+        try:
+            return action()
+        except psycopg2.OperationalError as error:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning(f"{what} unavailable, retrying", extra={"error": str(error).strip()})
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def _run_one(app: Flask, jobs: Sequence[Job], name: str) -> int:
+    by_name = {job.name: job for job in jobs}
+    if name not in by_name:
+        print(f"no job {name!r}; jobs: {', '.join(sorted(by_name)) or 'none'}", file=sys.stderr)
         return 2
-    app = service.create_app(config)
-    start_jobs(app, [jobs[name]])
-    done = run_job(app, service, jobs[name])
+    start_jobs(app, [by_name[name]])
+    done = run_job(app, by_name[name])
     print(f"{name}: {'skipped (running elsewhere)' if done is None else done}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -13,10 +13,9 @@ from pathlib import Path
 import psycopg2
 import psycopg2.extras
 import psycopg2.pool
-from flask import Flask, Response
+from flask import Flask, Response, current_app
 from psycopg2.extensions import TRANSACTION_STATUS_IDLE, connection
 
-from flotilla.app import Slot
 from flotilla.errors import error_response
 
 log = logging.getLogger(__name__)
@@ -96,7 +95,7 @@ class Database:
 
     def init_app(self, app: Flask) -> None:
         """Make the database available to get_db(); outages answer 503."""
-        DATABASE.set(app, self)
+        app.extensions["flotilla.db"] = self
         app.register_error_handler(psycopg2.OperationalError, _unavailable)
 
     def _get_pool(self) -> _Pool:
@@ -159,8 +158,6 @@ class Database:
             self._pool.close()
         self._pool = None
 
-
-DATABASE: Slot[Database] = Slot("db")
 
 MIGRATIONS_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -225,4 +222,4 @@ def _unavailable(error: psycopg2.OperationalError) -> Response:
 
 def get_db() -> Database:
     """Return the current app's database."""
-    return DATABASE.get()
+    return current_app.extensions["flotilla.db"]

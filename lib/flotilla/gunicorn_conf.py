@@ -1,16 +1,16 @@
-"""gunicorn settings shared by every service (`gunicorn -c python:flotilla.gunicorn_conf`)."""
+"""gunicorn settings shared by every service.
+
+`gunicorn --config python:flotilla.gunicorn_conf "order_service:create_app()"`
+"""
 
 import os
 from typing import Any
 
 from flotilla.config import ConfigError, Env
 from flotilla.metrics import prepare_multiprocess_dir, worker_exited
-from flotilla.service import load
 
 _env = Env()
 
-# The app of the service named by $FLOTILLA_APP (set in each service's Dockerfile).
-wsgi_app = f"{_env.get('FLOTILLA_APP')}:create_app()"
 bind = f"0.0.0.0:{_env.integer('PORT', 8000)}"
 # gthread, answering what gunicorn itself refuses (bad header bytes, ...) in JSON.
 worker_class = "flotilla.gunicorn_worker.JsonErrorWorker"
@@ -67,9 +67,8 @@ logconfig_dict = {
 
 def on_starting(server: object) -> None:
     """Once, in the master, before any worker forks: empty the metrics' directory (the
-    workers inherit its path), apply migrations and run the start-up tasks."""
+    workers inherit its path)."""
     prepare_multiprocess_dir()
-    load().prepare()
 
 
 def child_exit(server: object, worker: Any) -> None:

@@ -7,25 +7,22 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify
 
-from flotilla.app import Slot
-
 log = logging.getLogger(__name__)
 
 Check = Callable[[], None]
 # Facts /readyz shows beside the checks (an outbox's backlog) that never make it 503.
 Report = Callable[[], Mapping[str, Any]]
-REPORTS: Slot[dict[str, Report]] = Slot("health.reports")
 
 
 def add_report(app: Flask, name: str, report: Report) -> None:
     """Show report() under `reports` in the app's /readyz."""
-    REPORTS.setdefault(app, {})[name] = report
+    app.extensions.setdefault("flotilla.health.reports", {})[name] = report
 
 
-def register_health(app: Flask, checks: Mapping[str, Check]) -> None:
+def init_app(app: Flask, checks: Mapping[str, Check]) -> None:
     """Add /livez and /readyz; each check raises when its dependency is down."""
     health = Blueprint("health", __name__)
-    reports = REPORTS.setdefault(app, {})
+    reports = app.extensions.setdefault("flotilla.health.reports", {})
 
     @health.get("/livez")
     def livez() -> Response:

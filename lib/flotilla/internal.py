@@ -5,12 +5,16 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import request
+from flask import Flask, current_app, request
 
 from flotilla.errors import ApiError
-from flotilla.service import ServiceConfig
 
 SERVICE_TOKEN_HEADER = "X-Service-Token"
+
+
+def init_app(app: Flask, token: str) -> None:
+    """Set the credential this app's /internal endpoints ask of their callers."""
+    app.extensions["flotilla.internal_token"] = token
 
 
 def service_headers(token: str) -> dict[str, str]:
@@ -23,7 +27,7 @@ def require_service(view: Callable) -> Callable:
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        expected = ServiceConfig.current().internal_token.encode()
+        expected = current_app.extensions["flotilla.internal_token"].encode()
         given = request.headers.get(SERVICE_TOKEN_HEADER, "").encode()
         if not expected or not hmac.compare_digest(given, expected):
             raise ApiError(401, "unauthorized", "Service credential missing or wrong")

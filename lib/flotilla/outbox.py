@@ -94,8 +94,8 @@ def backlog() -> dict[str, Any]:
     }
 
 
-def report_backlog(app: Flask, config: object) -> None:
-    """Show the backlog in /readyz (a Service extension); it never makes the service unready.
+def init_app(app: Flask) -> None:
+    """Show the backlog in /readyz; it never makes the service unready.
 
     The API never touches RabbitMQ, so a publisher stays ready while the broker is down;
     a growing backlog is what such an outage (or a stopped relay) looks like from here.

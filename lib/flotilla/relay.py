@@ -20,14 +20,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pika.exceptions
-from flask import Flask
+from flask import Flask, current_app
 
 from flotilla import outbox
-from flotilla.app import Slot
 from flotilla.broker import BrokerSettings, connect, declare_topology, envelope, publish
 from flotilla.config import ConfigError, Env
 from flotilla.db import Database, get_db
-from flotilla.service import Job
+from flotilla.worker import Job
 
 log = logging.getLogger(__name__)
 
@@ -164,25 +163,25 @@ def _request(event: dict) -> dict[str, str]:
     return {"request_id": event["request_id"]} if event["request_id"] else {}
 
 
-RELAY: Slot[Relay] = Slot("relay")
-
-
 def start(app: Flask) -> None:
     """Read the relay's settings once (fail fast) and keep one relay for the worker's life."""
-    if not RELAY.attached(app):
-        RELAY.set(app, Relay(RelaySettings.from_env(Env()), name=f"{app.import_name} relay"))
+    if "flotilla.relay" not in app.extensions:
+        relay = Relay(RelaySettings.from_env(Env()), name=f"{app.import_name} relay")
+        app.extensions["flotilla.relay"] = relay
 
 
 def relay_outbox() -> int:
     """Publish a batch of the outbox (a Job)."""
-    return RELAY.get().run(get_db())
+    return current_app.extensions["flotilla.relay"].run(get_db())
 
 
 def purge_outbox() -> int:
     """Delete events published longer ago than the retention (a Job)."""
     with get_db().transaction() as cursor:
         return outbox.purge_published(
-            cursor, older_than_hours=RELAY.get().settings.retention_hours, limit=PURGE_BATCH
+            cursor,
+            older_than_hours=current_app.extensions["flotilla.relay"].settings.retention_hours,
+            limit=PURGE_BATCH,
         )
 
 

@@ -6,7 +6,8 @@ import signal
 import threading
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,10 +15,9 @@ from flask import Flask
 
 from flotilla.config import Env
 from flotilla.db import get_db
-from flotilla.service import Job, Service, ServiceConfig
 
-if TYPE_CHECKING:
-    from flotilla.consumer import ConsumerRunner
+if TYPE_CHECKING:  # pika is only in the images of services that use RabbitMQ
+    from flotilla.consumer import Consumer, ConsumerRunner
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +26,21 @@ HEARTBEAT = Path("/tmp/flotilla-worker.alive")  # noqa: S108 (tmpfs in productio
 IDLE_SECONDS = 1.0
 
 
-def lock_key(service: Service, job: Job) -> int:
+@dataclass(frozen=True)
+class Job:
+    """Work a service's worker runs every `every_seconds`, in one replica at a time."""
+
+    name: str
+    every_seconds: float
+    run: Callable[[], int | None]  # runs in an app context; returns how many rows it touched
+    # Runs once per worker before the first run: reads the job's own settings (so a worker
+    # fails at start, not every tick) and sets up what its runs share, such as a connection.
+    start: Callable[[Flask], None] | None = None
+
+
+def lock_key(app: Flask, job: Job) -> int:
     """Return the advisory lock a job holds while it runs."""
-    return zlib.crc32(f"{service.name}:{job.name}".encode())
+    return zlib.crc32(f"{app.config['SERVICE_NAME']}:{job.name}".encode())
 
 
 def start_jobs(app: Flask, jobs: Iterable[Job]) -> None:
@@ -38,12 +50,12 @@ def start_jobs(app: Flask, jobs: Iterable[Job]) -> None:
             job.start(app)
 
 
-def run_job(app: Flask, service: Service, job: Job) -> int | None:
+def run_job(app: Flask, job: Job) -> int | None:
     """Run one job unless another replica is running it; return what it reported."""
     with app.app_context(), get_db().transaction() as cursor:
         # Held for the job's duration and released with this transaction, or when a
         # killed worker's connection drops: never twice at once, never stuck.
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s) AS locked", (lock_key(service, job),))
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s) AS locked", (lock_key(app, job),))
         if not cursor.fetchone()["locked"]:
             return None
         done = job.run()
@@ -52,23 +64,20 @@ def run_job(app: Flask, service: Service, job: Job) -> int | None:
     return done
 
 
-def run_worker(service: Service, config: ServiceConfig | None = None) -> None:
-    """Run the service's jobs and consumers until SIGTERM or SIGINT."""
-    config = config or service.config.from_env()
-    app = service.create_app(config)
-    runner = _consumer_runner(app, service)
-    service.prepare(config)
-    start_jobs(app, service.jobs)
+def run_worker(app: Flask, jobs: Sequence[Job], consumers: Sequence["Consumer"] = ()) -> None:
+    """Run the jobs and consumers until SIGTERM or SIGINT."""
+    runner = _consumer_runner(app, consumers)
+    start_jobs(app, jobs)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    due = {job.name: 0.0 for job in service.jobs}
-    queues = [consumer.queue for consumer in service.consumers]
+    due = {job.name: 0.0 for job in jobs}
+    queues = [consumer.queue for consumer in consumers]
     log.info("worker started", extra={"jobs": sorted(due), "queues": queues})
     while not stop.is_set():
-        for job in service.jobs:
+        for job in jobs:
             if time.monotonic() >= due[job.name]:
-                _run_logged(app, service, job)
+                _run_logged(app, job)
                 due[job.name] = time.monotonic() + job.every_seconds
         # Touched while RabbitMQ is away too: the worker is alive and reconnecting, and
         # restarting it would not bring RabbitMQ back.
@@ -84,18 +93,18 @@ def run_worker(service: Service, config: ServiceConfig | None = None) -> None:
     log.info("worker stopped")
 
 
-def _consumer_runner(app: Flask, service: Service) -> "ConsumerRunner | None":
-    if not service.consumers:
+def _consumer_runner(app: Flask, consumers: Sequence["Consumer"]) -> "ConsumerRunner | None":
+    if not consumers:
         return None
     # Imported here: pika is only in the images of services that use RabbitMQ.
     from flotilla.broker import BrokerSettings
     from flotilla.consumer import ConsumerRunner
 
-    return ConsumerRunner(app, service.consumers, BrokerSettings.from_env(Env()))
+    return ConsumerRunner(app, consumers, BrokerSettings.from_env(Env()))
 
 
-def _run_logged(app: Flask, service: Service, job: Job) -> None:
+def _run_logged(app: Flask, job: Job) -> None:
     try:
-        run_job(app, service, job)
+        run_job(app, job)
     except Exception:  # a failing job (database down, a bug) must not stop the others
         log.exception("job failed", extra={"job": job.name})

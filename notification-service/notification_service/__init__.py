@@ -1,41 +1,30 @@
 """notification-service: consumes events, stores a notification per event and mails it."""
 
-from collections.abc import Mapping
 from pathlib import Path
 
 from flask import Flask
 
-from flotilla import consumer
-from flotilla.health import Check
-from flotilla.service import CONFIG, Job, Service
+from flotilla import auth, consumer, health
+from flotilla.app import create_base_app
+from flotilla.auth import TokenVerifier
+from flotilla.db import Database
+from flotilla.openapi import load_document, register_openapi
 from notification_service.config import Config
-from notification_service.events import CONSUMER
-from notification_service.jobs import purge_processed_event_ids
-from notification_service.mail import send_queued_mail
 from notification_service.routes import notifications
 
-
-def broker_readiness(app: Flask) -> Mapping[str, Check]:
-    """RabbitMQ next to the database: this service exists for the events it delivers."""
-    return {"rabbitmq": consumer.broker_check(CONFIG.get(app).broker)}
-
-
-service = Service(
-    name="notification-service",
-    import_name=__name__,
-    config=Config,
-    blueprints=[notifications],
-    migrations=[Path(__file__).parent / "migrations", consumer.MIGRATIONS],
-    openapi=Path(__file__).with_name("openapi.json"),
-    checks=broker_readiness,
-    jobs=[
-        Job("send-mail", 2, send_queued_mail),
-        Job("purge-processed-events", 3600, purge_processed_event_ids),
-    ],
-    consumers=[CONSUMER],
-)
+MIGRATIONS = [Path(__file__).parent / "migrations", consumer.MIGRATIONS]
 
 
 def create_app(config: Config | None = None) -> Flask:
-    """Build the notification-service app."""
-    return service.create_app(config)
+    """Build the notification-service app: nothing here touches the database or the network."""
+    config = config or Config.from_env()
+    app = create_base_app(__name__, service="notification-service", log_level=config.log_level)
+    app.config["SETTINGS"] = config
+    db = Database(config.database_url)
+    db.init_app(app)
+    auth.init_app(app, TokenVerifier(config.tokens))
+    app.register_blueprint(notifications)
+    register_openapi(app, load_document(Path(__file__).with_name("openapi.json")))
+    # RabbitMQ next to the database: this service exists for the events it delivers.
+    health.init_app(app, {"database": db.ping, "rabbitmq": consumer.broker_check(config.broker)})
+    return app

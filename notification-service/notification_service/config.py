@@ -2,12 +2,13 @@
 
 from dataclasses import dataclass
 from email.utils import parseaddr
-from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from flask import current_app
+
+from flotilla.auth import TokenSettings
 from flotilla.broker import BrokerSettings
-from flotilla.config import ConfigError, Env
-from flotilla.service import ServiceConfig
+from flotilla.config import ConfigError, Env, database_url
 
 DEV_SMTP_URL = "smtp://maildev:1025"
 # scheme -> (how the connection is secured, default port)
@@ -50,11 +51,12 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True)
-class Config(ServiceConfig):
+class Config:
     """Everything notification-service needs to start."""
 
-    database = "notifications"
-
+    log_level: str
+    tokens: TokenSettings
+    database_url: str
     broker: BrokerSettings
     smtp: SmtpSettings
     mail_from: str
@@ -63,17 +65,26 @@ class Config(ServiceConfig):
     mail_give_up_hours: float
 
     @classmethod
-    def own(cls, env: Env) -> dict[str, Any]:
-        """Read notification-service's own settings."""
+    def from_env(cls, env: Env | None = None) -> "Config":
+        """Read the settings; raise ConfigError when one cannot work."""
+        env = env or Env()
         mail_from = env.get("MAIL_FROM", "Flotilla <no-reply@flotilla.local>")
         if "@" not in parseaddr(mail_from)[1] or "\n" in mail_from or "\r" in mail_from:
             raise ConfigError(f"MAIL_FROM must be an address, got {mail_from!r}")
-        return {
-            "broker": BrokerSettings.from_env(env),
-            "smtp": SmtpSettings.from_env(env),
-            "mail_from": mail_from,
+        return cls(
+            log_level=env.get("LOG_LEVEL", "INFO"),
+            tokens=TokenSettings.from_env(env),
+            database_url=database_url(env, default_name="notifications"),
+            broker=BrokerSettings.from_env(env),
+            smtp=SmtpSettings.from_env(env),
+            mail_from=mail_from,
             # An SMTP outage delays mail: retried with backoff, given up only after hours.
-            "mail_first_retry_seconds": env.number("MAIL_FIRST_RETRY_SECONDS", 5.0),
-            "mail_max_retry_seconds": env.number("MAIL_MAX_RETRY_SECONDS", 600.0),
-            "mail_give_up_hours": env.number("MAIL_GIVE_UP_HOURS", 24.0),
-        }
+            mail_first_retry_seconds=env.number("MAIL_FIRST_RETRY_SECONDS", 5.0),
+            mail_max_retry_seconds=env.number("MAIL_MAX_RETRY_SECONDS", 600.0),
+            mail_give_up_hours=env.number("MAIL_GIVE_UP_HOURS", 24.0),
+        )
+
+
+def settings() -> Config:
+    """Return the current app's settings."""
+    return current_app.config["SETTINGS"]

@@ -16,7 +16,7 @@ from flotilla.clients import resolves
 from flotilla.db import get_db
 from flotilla.logs import request_id_scope
 from notification_service import repository
-from notification_service.config import Config, SmtpSettings
+from notification_service.config import Config, SmtpSettings, settings
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def is_permanent(error: smtplib.SMTPException) -> bool:
 
 def send_queued_mail() -> int:
     """Send the mail that is due; return how many were sent (the send-mail job)."""
-    config = Config.current()
+    config = settings()
     with get_db().transaction() as cursor:
         due = repository.due_mail(cursor, limit=BATCH)
     unknown = [mail for mail in due if mail["address"] is None]

@@ -14,6 +14,7 @@ from flotilla.consumer import handle_event
 from flotilla.db import Database
 from flotilla.worker import lock_key
 from notification_service.events import CONSUMER
+from notification_service.jobs import JOBS
 
 MAILDEV_URL = os.environ.get("MAILDEV_URL", "http://maildev:1080")
 
@@ -27,12 +28,10 @@ def clean(db: Database) -> Database:
 
 
 @pytest.fixture(autouse=True)
-def mail_job_held(db: Database, service) -> Iterator[None]:
+def mail_job_held(app: Flask, db: Database) -> Iterator[None]:
     """Hold the send-mail job's lock: the stack's worker skips it and the test sends mail."""
     with db.transaction() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s)", (lock_key(service, _job(service, "send-mail")),)
-        )
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(app, _job("send-mail")),))
         yield
 
 
@@ -116,5 +115,5 @@ def maildev() -> MailDev:
     return MailDev()
 
 
-def _job(service, name: str):
-    return next(job for job in service.jobs if job.name == name)
+def _job(name: str):
+    return next(job for job in JOBS if job.name == name)

@@ -53,7 +53,7 @@ def test_production_takes_a_tls_relay():
 @pytest.mark.parametrize("sender", ["nobody", "Flotilla <a@b.c>\r\nBcc: x@y.z"])
 def test_a_bad_sender_stops_the_start(sender):
     with pytest.raises(ConfigError, match="MAIL_FROM"):
-        Config.own(Env({"MAIL_FROM": sender}))
+        Config.from_env(Env({"MAIL_FROM": sender}))
 
 
 @pytest.mark.parametrize(

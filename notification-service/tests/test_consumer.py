@@ -21,6 +21,7 @@ from flotilla.consumer import (
     declare,
 )
 from flotilla.logs import JsonFormatter
+from notification_service.events import CONSUMER
 
 
 @dataclass
@@ -260,10 +261,9 @@ def test_without_rabbitmq_the_runner_waits_and_retries_with_backoff(app, config,
     assert caplog.messages.count("RabbitMQ unavailable, retrying") == 1
 
 
-def test_the_relay_and_the_consumer_declare_the_same_queues(channel, service):
+def test_the_relay_and_the_consumer_declare_the_same_queues(channel):
     # RabbitMQ refuses a queue declared again with other arguments: whichever of the relay
     # and the consumer comes first, the other must be able to declare after it.
     declare_topology(channel)
-    for consumer in service.consumers:
-        declare(channel, consumer)
+    declare(channel, CONSUMER)
     declare_topology(channel)

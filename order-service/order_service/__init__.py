@@ -4,33 +4,30 @@ from pathlib import Path
 
 from flask import Flask
 
-from flotilla import outbox, relay
-from flotilla.service import Job, Service
-from order_service import routes
-from order_service.config import RECOVERY_EVERY_SECONDS, Config
-from order_service.jobs import purge_idempotency_keys, return_cancelled_stock, settle_pending_orders
-from order_service.products import register_products
+from flotilla import auth, health, internal, outbox
+from flotilla.app import create_base_app
+from flotilla.auth import TokenVerifier
+from flotilla.db import Database
+from flotilla.openapi import load_document, register_openapi
+from order_service import products, routes
+from order_service.config import Config
 
-service = Service(
-    name="order-service",
-    import_name=__name__,
-    config=Config,
-    # Named through the module: `order_service.orders` is the module of placing and cancelling.
-    blueprints=[routes.orders],
-    migrations=[Path(__file__).parent / "migrations", outbox.MIGRATIONS],
-    openapi=Path(__file__).with_name("openapi.json"),
-    # product-service being down is answered per request (503); it does not make us unready.
-    extensions=[register_products, outbox.report_backlog],
-    # order-worker also publishes the outbox's order.* events (flotilla.relay).
-    jobs=[
-        Job("settle-pending-orders", RECOVERY_EVERY_SECONDS, settle_pending_orders),
-        Job("return-cancelled-stock", RECOVERY_EVERY_SECONDS, return_cancelled_stock),
-        Job("purge-idempotency-keys", 3600, purge_idempotency_keys),
-        *relay.JOBS,
-    ],
-)
+MIGRATIONS = [Path(__file__).parent / "migrations", outbox.MIGRATIONS]
 
 
 def create_app(config: Config | None = None) -> Flask:
-    """Build the order-service app."""
-    return service.create_app(config)
+    """Build the order-service app: nothing here touches the database or the network."""
+    config = config or Config.from_env()
+    app = create_base_app(__name__, service="order-service", log_level=config.log_level)
+    app.config["SETTINGS"] = config
+    db = Database(config.database_url)
+    db.init_app(app)
+    auth.init_app(app, TokenVerifier(config.tokens))
+    internal.init_app(app, config.internal_token)
+    # product-service being down is answered per request (503); it does not make us unready.
+    products.init_app(app, config)
+    outbox.init_app(app)
+    app.register_blueprint(routes.orders)
+    register_openapi(app, load_document(Path(__file__).with_name("openapi.json")))
+    health.init_app(app, {"database": db.ping})
+    return app

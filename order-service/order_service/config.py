@@ -2,11 +2,12 @@
 
 import math
 from dataclasses import dataclass
-from typing import Any
+
+from flask import current_app
 
 from flotilla import faults
-from flotilla.config import ConfigError, Env
-from flotilla.service import ServiceConfig
+from flotilla.auth import TokenSettings
+from flotilla.config import ConfigError, Env, database_url, internal_api_token
 
 MIN_IDEMPOTENCY_HOURS = 24
 # How often the worker settles pending orders and returns the stock of cancelled ones.
@@ -23,12 +24,13 @@ def settle_after(connect_timeout: float, read_timeout: float) -> int:
 
 
 @dataclass(frozen=True)
-class Config(ServiceConfig):
+class Config:
     """Everything order-service needs to start."""
 
-    database = "orders"
-    internal_api = True
-
+    log_level: str
+    tokens: TokenSettings
+    database_url: str
+    internal_token: str
     product_service_url: str
     connect_timeout: float
     read_timeout: float
@@ -42,8 +44,9 @@ class Config(ServiceConfig):
         return settle_after(self.connect_timeout, self.read_timeout)
 
     @classmethod
-    def own(cls, env: Env) -> dict[str, Any]:
-        """Read order-service's own settings."""
+    def from_env(cls, env: Env | None = None) -> "Config":
+        """Read the settings; raise ConfigError when one cannot work."""
+        env = env or Env()
         idempotency_hours = env.integer("IDEMPOTENCY_KEY_HOURS", MIN_IDEMPOTENCY_HOURS)
         if idempotency_hours < MIN_IDEMPOTENCY_HOURS:
             raise ConfigError(f"IDEMPOTENCY_KEY_HOURS must be at least {MIN_IDEMPOTENCY_HOURS}")
@@ -58,11 +61,20 @@ class Config(ServiceConfig):
                 f"ORDER_RECOVERY_SECONDS must be at least {needed} with these "
                 "PRODUCT_SERVICE_*_TIMEOUT settings"
             )
-        return {
-            "product_service_url": env.get("PRODUCT_SERVICE_URL", "http://product-service:8000"),
-            "connect_timeout": connect_timeout,
-            "read_timeout": read_timeout,
-            "idempotency_hours": idempotency_hours,
-            "recovery_seconds": recovery_seconds,
-            "fault_injection": faults.enabled(env),
-        }
+        return cls(
+            log_level=env.get("LOG_LEVEL", "INFO"),
+            tokens=TokenSettings.from_env(env),
+            database_url=database_url(env, default_name="orders"),
+            internal_token=internal_api_token(env),
+            product_service_url=env.get("PRODUCT_SERVICE_URL", "http://product-service:8000"),
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            idempotency_hours=idempotency_hours,
+            recovery_seconds=recovery_seconds,
+            fault_injection=faults.enabled(env),
+        )
+
+
+def settings() -> Config:
+    """Return the current app's settings."""
+    return current_app.config["SETTINGS"]

@@ -19,7 +19,7 @@ from flotilla import faults, outbox
 from flotilla.db import Database
 from flotilla.errors import ApiError, error_body
 from order_service import repository
-from order_service.config import Config
+from order_service.config import settings
 from order_service.products import ProductService, ReservationReleasedError
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ class Outcome:
 
 
 def _crash_point(step: str) -> None:
-    faults.crash_point(step, enabled=Config.current().fault_injection)
+    faults.crash_point(step, enabled=settings().fault_injection)
 
 
 def order_document(order: dict, items: list[dict]) -> dict:

@@ -3,10 +3,9 @@
 import logging
 
 import requests
-from flask import Flask
+from flask import Flask, current_app
 
 from flotilla import faults
-from flotilla.app import Slot
 from flotilla.clients import ServiceClient, error_of
 from flotilla.errors import ApiError
 from flotilla.internal import service_headers
@@ -91,9 +90,11 @@ class ProductService:
         return ApiError(502, "bad_gateway", f"product-service refused to {action} ({status})")
 
 
-PRODUCTS: Slot[ProductService] = Slot("product_service")
+def init_app(app: Flask, config: Config) -> None:
+    """Give the app its product-service client (product_service())."""
+    app.extensions["order_service.products"] = ProductService.create(config)
 
 
-def register_products(app: Flask, config: Config) -> None:
-    """Give the app its product-service client (PRODUCTS.get())."""
-    PRODUCTS.set(app, ProductService.create(config))
+def product_service() -> ProductService:
+    """Return the current app's product-service client."""
+    return current_app.extensions["order_service.products"]

@@ -7,9 +7,9 @@ from flotilla.db import get_db
 from flotilla.errors import ApiError
 from flotilla.validation import BIGINT_MAX, PAGE, Field, accepts, query
 from order_service import idempotency, repository
-from order_service.config import Config
+from order_service.config import settings
 from order_service.orders import cancel_order, load_order, order_document, place, record_pending
-from order_service.products import PRODUCTS
+from order_service.products import product_service
 
 LINE = {"product_id": Field(int, min=1, max=BIGINT_MAX), "quantity": Field(int, min=1, max=1000)}
 MAX_LINES = 50
@@ -36,7 +36,7 @@ def create_order(data: dict) -> Response:
                 user_id=user_id,
                 key=key,
                 request_hash=idempotency.body_hash({"items": lines}),
-                retention_hours=Config.current().idempotency_hours,
+                retention_hours=settings().idempotency_hours,
             )
             if isinstance(claim, Response):
                 return claim
@@ -47,7 +47,7 @@ def create_order(data: dict) -> Response:
             lines=lines,
             fresh=claim.fresh,
         )
-    outcome = place(db, PRODUCTS.get(), order=order, lines=lines, fresh=claim.fresh)
+    outcome = place(db, product_service(), order=order, lines=lines, fresh=claim.fresh)
     return Response(outcome.body, status=outcome.status, mimetype="application/json")
 
 
@@ -90,4 +90,4 @@ def get_order(order_id: int) -> Response:
 @require_user
 def cancel(order_id: int) -> Response:
     """Cancel the caller's order (an admin: any order); the stock returns once."""
-    return jsonify(cancel_order(get_db(), PRODUCTS.get(), order_id=order_id, user=g.user))
+    return jsonify(cancel_order(get_db(), product_service(), order_id=order_id, user=g.user))

@@ -10,7 +10,6 @@ import requests
 
 from order_service import orders
 from order_service.config import Config
-from order_service.products import PRODUCTS
 
 
 def _slow_proxy(target: str, slow_call: str, delay: float) -> http.server.ThreadingHTTPServer:
@@ -85,6 +84,11 @@ def test_a_late_answer_without_a_key_is_settled_by_the_recovery(slow_app, app, d
     product = catalog.create(stock=5)
     assert _post(slow_app, alice["headers"], product).status_code == 504
     with app.app_context():
-        assert orders.resolve_pending(db, PRODUCTS.get(app), older_than_seconds=0) == 1
+        assert (
+            orders.resolve_pending(
+                db, app.extensions["order_service.products"], older_than_seconds=0
+            )
+            == 1
+        )
     assert [order["status"] for order in _orders(db)] == ["confirmed"]
     assert catalog.stock(product["id"]) == 3

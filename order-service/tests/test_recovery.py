@@ -5,7 +5,8 @@ import pytest
 
 from flotilla.worker import run_job
 from order_service import idempotency, orders
-from order_service.products import PRODUCTS, ReservationReleasedError
+from order_service.jobs import JOBS
+from order_service.products import ReservationReleasedError
 
 UNREACHABLE = "http://127.0.0.1:1"
 
@@ -30,13 +31,17 @@ def _interrupted(app, db, user: dict, lines: list[dict], *, key=None, taken=Fals
             cursor, user_id=user["id"], reservation_id=claim.reservation_id, lines=lines, fresh=True
         )
     if taken:
-        PRODUCTS.get(app).reserve(reservation_id=order["reservation_id"], lines=lines)
+        app.extensions["order_service.products"].reserve(
+            reservation_id=order["reservation_id"], lines=lines
+        )
     return order
 
 
 def _settle(app, db, *, older_than_seconds: float = 0) -> int:
     with app.app_context():
-        return orders.resolve_pending(db, PRODUCTS.get(app), older_than_seconds=older_than_seconds)
+        return orders.resolve_pending(
+            db, app.extensions["order_service.products"], older_than_seconds=older_than_seconds
+        )
 
 
 def _order(db, order_id: int) -> dict:
@@ -95,7 +100,9 @@ def test_an_order_that_took_nothing_fails_and_can_never_take_stock(app, client, 
     ]
     # The request's reserve arriving late (or retried) finds the reservation released.
     with pytest.raises(ReservationReleasedError):
-        PRODUCTS.get(app).reserve(reservation_id=order["reservation_id"], lines=lines)
+        app.extensions["order_service.products"].reserve(
+            reservation_id=order["reservation_id"], lines=lines
+        )
     assert catalog.stock(product["id"]) == 5
     replay = _replay(client, alice, lines, "k-lost")
     assert replay.status_code == 201
@@ -138,7 +145,7 @@ def test_a_request_finds_the_recovery_released_its_reservation(app, client, db, 
     product = catalog.create(stock=5)
     lines = _lines(product)
     order = _interrupted(app, db, alice, lines, key="k-raced")
-    PRODUCTS.get(app).resolve(reservation_id=order["reservation_id"])
+    app.extensions["order_service.products"].resolve(reservation_id=order["reservation_id"])
     with db.transaction() as cursor:
         cursor.execute("UPDATE idempotency_keys SET lease_expires_at = now()")
     response = _replay(client, alice, lines, "k-raced")
@@ -159,9 +166,16 @@ def test_a_cancel_commits_even_when_the_stock_cannot_be_returned_yet(
     assert [event["type"] for event in _events(db)] == ["order.confirmed", "order.cancelled"]
     assert _events(db)[1]["data"] == {"order_id": placed["id"], "user_id": alice["id"]}
     with app.app_context():
-        returned = orders.return_cancelled_stock(db, PRODUCTS.get(app), older_than_seconds=0)
+        returned = orders.return_cancelled_stock(
+            db, app.extensions["order_service.products"], older_than_seconds=0
+        )
         assert returned == 1
-        assert orders.return_cancelled_stock(db, PRODUCTS.get(app), older_than_seconds=0) == 0
+        assert (
+            orders.return_cancelled_stock(
+                db, app.extensions["order_service.products"], older_than_seconds=0
+            )
+            == 0
+        )
     assert catalog.stock(product["id"]) == 5
     assert _order(db, placed["id"])["stock_returned_at"] is not None
 
@@ -184,7 +198,7 @@ def test_a_pending_order_cannot_be_cancelled_yet(app, client, db, alice, catalog
     assert response.status_code == 409 and response.json["error"]["code"] == "conflict"
 
 
-def test_the_worker_runs_the_recovery_jobs(app, service, db, alice, catalog):
+def test_the_worker_runs_the_recovery_jobs(app, db, alice, catalog):
     taken, cancelled = catalog.create(stock=5), catalog.create(stock=5)
     pending = _interrupted(app, db, alice, _lines(taken), taken=True)
     stuck = _interrupted(app, db, alice, _lines(cancelled), taken=True)
@@ -196,10 +210,10 @@ def test_the_worker_runs_the_recovery_jobs(app, service, db, alice, catalog):
             "UPDATE orders SET created_at = now() - interval '1 minute',"
             " updated_at = now() - interval '1 minute'"
         )
-    jobs = {job.name: job for job in service.jobs}
+    jobs = {job.name: job for job in JOBS}
     # The stack's own worker may get there first: either way the orders end settled.
     for name in ("settle-pending-orders", "return-cancelled-stock"):
-        assert run_job(app, service, jobs[name]) in {None, 0, 1}
+        assert run_job(app, jobs[name]) in {None, 0, 1}
     assert _order(db, pending["id"])["status"] == "confirmed"
     assert _order(db, stuck["id"])["stock_returned_at"] is not None
     assert catalog.stock(taken["id"]) == 3 and catalog.stock(cancelled["id"]) == 5

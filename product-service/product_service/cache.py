@@ -3,9 +3,8 @@ every call here degrades to a no-op (logged) and the database answers."""
 
 from collections.abc import Iterable
 
-from flask import Flask
+from flask import Flask, current_app
 
-from flotilla.app import Slot
 from flotilla.redis_client import RedisCircuit, fail_fast_redis
 from product_service.config import Config
 
@@ -101,16 +100,15 @@ class ProductCache:
         self.client.ping()
 
 
-CACHE: Slot[ProductCache] = Slot("product_cache")
-
-
-def register_cache(app: Flask, config: Config) -> None:
-    """Give the app its product cache (CACHE.get())."""
-    CACHE.set(
-        app,
-        ProductCache(
-            config.redis_url,
-            ttl_seconds=config.cache_ttl_seconds,
-            timeout_seconds=config.redis_timeout_seconds,
-        ),
+def init_app(app: Flask, config: Config) -> None:
+    """Give the app its product cache (product_cache())."""
+    app.extensions["product_service.cache"] = ProductCache(
+        config.redis_url,
+        ttl_seconds=config.cache_ttl_seconds,
+        timeout_seconds=config.redis_timeout_seconds,
     )
+
+
+def product_cache() -> ProductCache:
+    """Return the current app's product cache."""
+    return current_app.extensions["product_service.cache"]

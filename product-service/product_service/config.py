@@ -1,36 +1,44 @@
 """product-service settings, read once from the environment."""
 
 from dataclasses import dataclass
-from typing import Any
+
+from flask import current_app
 
 from flotilla import faults
-from flotilla.config import Env, authenticated_redis_url
-from flotilla.service import ServiceConfig
+from flotilla.auth import TokenSettings
+from flotilla.config import Env, authenticated_redis_url, database_url, internal_api_token
 
 
 @dataclass(frozen=True)
-class Config(ServiceConfig):
+class Config:
     """Everything product-service needs to start."""
 
-    database = "products"
-    internal_api = True
-
+    log_level: str
+    tokens: TokenSettings
+    database_url: str
+    internal_token: str
     redis_url: str
     cache_ttl_seconds: int
     redis_timeout_seconds: float
-    reservation_ttl_seconds: int
     fault_injection: bool
 
     @classmethod
-    def own(cls, env: Env) -> dict[str, Any]:
-        """Read product-service's own settings."""
-        return {
-            "redis_url": authenticated_redis_url(env, default="redis://redis:6379/1"),
+    def from_env(cls, env: Env | None = None) -> "Config":
+        """Read the settings; raise ConfigError when one cannot work."""
+        env = env or Env()
+        return cls(
+            log_level=env.get("LOG_LEVEL", "INFO"),
+            tokens=TokenSettings.from_env(env),
+            database_url=database_url(env, default_name="products"),
+            internal_token=internal_api_token(env),
+            redis_url=authenticated_redis_url(env, default="redis://redis:6379/1"),
             # The TTL bounds how long a cache entry can outlive a missed invalidation.
-            "cache_ttl_seconds": env.integer("PRODUCT_CACHE_TTL_SECONDS", 60),
-            "redis_timeout_seconds": env.number("REDIS_TIMEOUT_SECONDS", 0.25),
-            # Only reservations left by the former two-step flow (reserve, then commit) can
-            # still be "reserved" (docs/orders.md); the sweep releases them after this.
-            "reservation_ttl_seconds": env.integer("RESERVATION_TTL_SECONDS", 600),
-            "fault_injection": faults.enabled(env),
-        }
+            cache_ttl_seconds=env.integer("PRODUCT_CACHE_TTL_SECONDS", 60),
+            redis_timeout_seconds=env.number("REDIS_TIMEOUT_SECONDS", 0.25),
+            fault_injection=faults.enabled(env),
+        )
+
+
+def settings() -> Config:
+    """Return the current app's settings."""
+    return current_app.config["SETTINGS"]

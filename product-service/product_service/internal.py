@@ -10,7 +10,7 @@ from flotilla.errors import ApiError
 from flotilla.internal import require_service
 from flotilla.validation import BIGINT_MAX, Field, accepts
 from product_service import inventory
-from product_service.cache import CACHE
+from product_service.cache import product_cache
 
 RESERVATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 LINE = {"product_id": Field(int, min=1, max=BIGINT_MAX), "quantity": Field(int, min=1, max=1000)}
@@ -34,7 +34,7 @@ def _reservation_id(value: str) -> str:
 def reserve(data: dict) -> tuple[Response, int]:
     """Take the stock of every line or none, final at once; a repeat returns the first result."""
     reservation, created = inventory.reserve(
-        get_db(), CACHE.get(), reservation_id=data["reservation_id"], lines=data["items"]
+        get_db(), product_cache(), reservation_id=data["reservation_id"], lines=data["items"]
     )
     return jsonify(reservation), 201 if created else 200
 
@@ -51,4 +51,4 @@ def resolve(reservation_id: str) -> Response:
 def release(reservation_id: str) -> Response:
     """Return a reservation's stock (once, however often it is called)."""
     reservation_id = _reservation_id(reservation_id)
-    return jsonify(inventory.release(get_db(), CACHE.get(), reservation_id=reservation_id))
+    return jsonify(inventory.release(get_db(), product_cache(), reservation_id=reservation_id))

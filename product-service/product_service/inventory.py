@@ -1,11 +1,9 @@
-"""Stock reservations for order-service: taken all-or-nothing in one step, and safe to repeat.
+"""Stock reservations for order-service: all-or-nothing, final at once, and safe to repeat.
 
 A reservation is named by order-service. Reserving takes the stock and makes the reservation
 final (`committed`) in one transaction; releasing returns the stock once; an id that was
 released, refused or resolved before it was reserved is a tombstone that can never take stock.
 """
-
-import logging
 
 from psycopg2.extras import RealDictCursor
 
@@ -14,13 +12,11 @@ from flotilla.db import Database
 from flotilla.errors import ApiError
 from product_service import repository
 from product_service.cache import ProductCache
-from product_service.config import Config
-
-log = logging.getLogger(__name__)
+from product_service.config import settings
 
 
 def _crash_point(step: str) -> None:
-    faults.crash_point(step, enabled=Config.current().fault_injection)
+    faults.crash_point(step, enabled=settings().fault_injection)
 
 
 def _document(reservation_id: str, status: str, items: list[dict]) -> dict:
@@ -40,7 +36,7 @@ def reserve(
         if not repository.insert_reservation(
             cursor, reservation_id=reservation_id, status="committed"
         ):
-            existing = _settled(cursor, reservation_id=reservation_id)
+            existing = _existing(cursor, reservation_id=reservation_id)
             if existing["status"] == "released":
                 raise ApiError(409, "conflict", f"Reservation {reservation_id} was released")
             return existing, False
@@ -56,12 +52,7 @@ def reserve(
             _crash_point("product.reserve.before-commit")
         else:
             # Kept as a tombstone: a late copy of this request must not take stock either.
-            repository.set_reservation_status(
-                cursor,
-                reservation_id=reservation_id,
-                status="released",
-                from_statuses=["committed"],
-            )
+            repository.release_reservation(cursor, reservation_id=reservation_id)
     if refusal is not None:
         raise refusal
     cache.invalidate(*products)
@@ -112,12 +103,8 @@ def _refusal(lines: list[dict], products: dict[int, dict]) -> ApiError | None:
     return None
 
 
-def _settled(cursor: RealDictCursor, *, reservation_id: str) -> dict:
-    """Return an existing reservation, making one of the former two-step flow final first."""
-    # A "reserved" one holds its stock already: its order-service now only ever confirms it.
-    repository.set_reservation_status(
-        cursor, reservation_id=reservation_id, status="committed", from_statuses=["reserved"]
-    )
+def _existing(cursor: RealDictCursor, *, reservation_id: str) -> dict:
+    """Return a reservation that exists, with its items."""
     existing = repository.get_reservation(cursor, reservation_id=reservation_id)
     items = repository.reservation_items(cursor, reservation_id=reservation_id)
     return _document(reservation_id, existing["status"], items)
@@ -129,7 +116,7 @@ def resolve(db: Database, *, reservation_id: str) -> dict:
         # A reserve still on its way (or retried later) then finds a tombstone.
         if repository.insert_reservation(cursor, reservation_id=reservation_id, status="released"):
             return _document(reservation_id, "released", [])
-        return _settled(cursor, reservation_id=reservation_id)
+        return _existing(cursor, reservation_id=reservation_id)
 
 
 def release(db: Database, cache: ProductCache, *, reservation_id: str) -> dict:
@@ -140,12 +127,7 @@ def release(db: Database, cache: ProductCache, *, reservation_id: str) -> dict:
         if repository.insert_reservation(cursor, reservation_id=reservation_id, status="released"):
             return _document(reservation_id, "released", [])
         items = repository.reservation_items(cursor, reservation_id=reservation_id)
-        moved = repository.set_reservation_status(
-            cursor,
-            reservation_id=reservation_id,
-            status="released",
-            from_statuses=["reserved", "committed"],
-        )
+        moved = repository.release_reservation(cursor, reservation_id=reservation_id)
         if moved:
             product_ids = [item["product_id"] for item in items]
             repository.lock_products(cursor, product_ids=product_ids)
@@ -157,20 +139,3 @@ def release(db: Database, cache: ProductCache, *, reservation_id: str) -> dict:
         cache.invalidate(*(item["product_id"] for item in items))
     _crash_point("product.release.after-commit")
     return _document(reservation_id, "released", items)
-
-
-def release_stale(db: Database, cache: ProductCache, *, older_than_seconds: int) -> int:
-    """Release reservations of the former two-step flow never committed; return how many.
-
-    Reserving is one final step now, so only reservations written before it can be left
-    "reserved" (their order never placed); order-service settles every newer one itself.
-    """
-    with db.transaction() as cursor:
-        stale = repository.stale_reservations(
-            cursor, older_than_seconds=older_than_seconds, limit=100
-        )
-    for reservation_id in stale:
-        release(db, cache, reservation_id=reservation_id)
-    if stale:
-        log.warning("released stale reservations", extra={"count": len(stale)})
-    return len(stale)

@@ -201,35 +201,17 @@ def reservation_items(cursor: RealDictCursor, *, reservation_id: str) -> list[di
     return cursor.fetchall()
 
 
-def set_reservation_status(
-    cursor: RealDictCursor, *, reservation_id: str, status: str, from_statuses: list[str]
-) -> bool:
-    """Move a reservation to status if it is in one of from_statuses; return whether it moved."""
+def release_reservation(cursor: RealDictCursor, *, reservation_id: str) -> bool:
+    """Mark a committed reservation released; return whether it was committed."""
     # Conditional on the current status: of two concurrent calls, exactly one moves it.
     cursor.execute(
         """
         UPDATE reservations
-        SET status = %(status)s,
+        SET status = 'released',
             updated_at = now()
         WHERE id = %(reservation_id)s
-          AND status = ANY(%(from_statuses)s)
+          AND status = 'committed'
         """,
-        {"reservation_id": reservation_id, "status": status, "from_statuses": from_statuses},
+        {"reservation_id": reservation_id},
     )
     return cursor.rowcount == 1
-
-
-def stale_reservations(cursor: RealDictCursor, *, older_than_seconds: int, limit: int) -> list[str]:
-    """Return ids of reservations never committed within older_than_seconds."""
-    cursor.execute(
-        """
-        SELECT id
-        FROM reservations
-        WHERE status = 'reserved'
-          AND created_at < now() - make_interval(secs => %(seconds)s)
-        ORDER BY created_at
-        LIMIT %(limit)s
-        """,
-        {"seconds": older_than_seconds, "limit": limit},
-    )
-    return [row["id"] for row in cursor.fetchall()]

@@ -9,7 +9,7 @@ from flotilla.db import get_db
 from flotilla.errors import ApiError, found
 from flotilla.validation import NOT_BLANK, PAGE, Field, Query, accepts, query
 from product_service import repository
-from product_service.cache import CACHE
+from product_service.cache import product_cache
 
 # Bounds that keep any order total (50 lines x 1000 units) far inside a BIGINT.
 MAX_PRICE_CENTS = 10**12
@@ -70,11 +70,11 @@ def list_products(limit: int, offset: int, q: str) -> Response:
 @products.get("/<int:product_id>")
 def get_product(product_id: int) -> Response:
     """Return one product, from the cache when it holds it."""
-    cached, version = CACHE.get().get(product_id)
+    cached, version = product_cache().get(product_id)
     if cached is not None:
         return _json(cached, cache="hit")
     document = current_app.json.dumps(_existing(product_id))
-    CACHE.get().put(product_id, document, version=version)
+    product_cache().put(product_id, document, version=version)
     return _json(document, cache="miss")
 
 
@@ -117,7 +117,7 @@ def update_product(product_id: int, data: dict) -> Response:
             stock=data.get("stock"),
         )
     found(product, "Product")
-    CACHE.get().invalidate(product_id)
+    product_cache().invalidate(product_id)
     return jsonify(product)
 
 
@@ -129,5 +129,5 @@ def delete_product(product_id: int) -> tuple[str, int]:
         deleted = repository.delete_product(cursor, product_id=product_id)
     if not deleted:
         raise ApiError(404, "not_found", "Product not found")
-    CACHE.get().invalidate(product_id)
+    product_cache().invalidate(product_id)
     return "", 204

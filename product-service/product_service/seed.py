@@ -3,11 +3,10 @@ products are matched by SKU and existing ones are left as they are."""
 
 import logging
 
+from flotilla import cli
 from flotilla.config import Env
-from flotilla.db import Database
-from flotilla.logs import configure_logging
-from product_service import repository, service
-from product_service.config import Config
+from flotilla.db import Database, get_db
+from product_service import MIGRATIONS, create_app, repository
 
 log = logging.getLogger("product_service.seed")
 
@@ -55,14 +54,10 @@ def main() -> None:
     env = Env()
     if env.production:
         raise SystemExit("seed: refusing to load demo data in production")
-    config = Config.from_env(env)
-    configure_logging("product-service", config.log_level)
-    service.prepare(config)
-    db = Database(config.database_url, max_connections=1)
-    try:
-        inserted = seed(db)
-    finally:
-        db.close()
+    app = create_app()
+    cli.prepare(app, MIGRATIONS, startup=[])
+    with app.app_context():
+        inserted = seed(get_db())
     log.info("demo catalog loaded", extra={"inserted": inserted, "total": len(demo_catalog())})
 
 

@@ -9,14 +9,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from flotilla.db import Database
-from product_service.cache import CACHE, ProductCache
+from product_service.cache import ProductCache
 
 _skus = itertools.count(1)
 
 
 @pytest.fixture
 def cache(app: Flask) -> ProductCache:
-    return CACHE.get(app)
+    return app.extensions["product_service.cache"]
 
 
 @pytest.fixture(autouse=True)

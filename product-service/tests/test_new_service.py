@@ -4,12 +4,13 @@
 It borrows product-service's database and role (a new service would get its own) and
 removes its table and migration record afterwards."""
 
+import importlib
 import sys
 import textwrap
 
 import pytest
 
-from flotilla.service import load
+from flotilla.cli import prepare
 
 FILES = {
     "__init__.py": '''
@@ -19,46 +20,49 @@ FILES = {
 
         from flask import Flask
 
-        from flotilla.service import Service
+        from flotilla import health
+        from flotilla.app import create_base_app
+        from flotilla.db import Database
         from shipping_service.config import Config
         from shipping_service.routes import shipments
 
-        service = Service(
-            name="shipping-service",
-            import_name=__name__,
-            config=Config,
-            blueprints=[shipments],
-            migrations=[Path(__file__).parent / "migrations"],
-        )
+        MIGRATIONS = [Path(__file__).parent / "migrations"]
 
 
         def create_app(config: Config | None = None) -> Flask:
             """Build the shipping-service app."""
-            return service.create_app(config)
+            config = config or Config.from_env()
+            app = create_base_app(__name__, service="shipping-service")
+            app.config["SETTINGS"] = config
+            db = Database(config.database_url)
+            db.init_app(app)
+            app.register_blueprint(shipments)
+            health.init_app(app, {"database": db.ping})
+            return app
     ''',
     "config.py": """
         from dataclasses import dataclass
-        from typing import Any
 
-        from flotilla.config import Env
-        from flotilla.service import ServiceConfig
+        from flotilla.config import Env, database_url
 
 
         @dataclass(frozen=True)
-        class Config(ServiceConfig):
-            database = "shipping"
-
+        class Config:
+            database_url: str
             carrier: str
 
             @classmethod
-            def own(cls, env: Env) -> dict[str, Any]:
-                return {"carrier": env.get("CARRIER", "Flotilla Post")}
+            def from_env(cls, env: Env | None = None) -> "Config":
+                env = env or Env()
+                return cls(
+                    database_url=database_url(env, default_name="shipping"),
+                    carrier=env.get("CARRIER", "Flotilla Post"),
+                )
     """,
     "routes.py": """
-        from flask import Blueprint, Response, jsonify
+        from flask import Blueprint, Response, current_app, jsonify
 
         from flotilla.db import get_db
-        from shipping_service.config import Config
 
         shipments = Blueprint("shipments", __name__, url_prefix="/api/shipments")
 
@@ -68,7 +72,7 @@ FILES = {
             with get_db().transaction() as cursor:
                 cursor.execute("INSERT INTO recipe_shipments DEFAULT VALUES RETURNING id")
                 shipment = cursor.fetchone()
-            return jsonify(id=shipment["id"], carrier=Config.current().carrier), 201
+            return jsonify(id=shipment["id"], carrier=current_app.config["SETTINGS"].carrier), 201
     """,
     "migrations/001_recipe_shipments.sql": """
         CREATE TABLE recipe_shipments (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY);
@@ -84,7 +88,7 @@ def shipping_service(tmp_path, monkeypatch, db):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text).lstrip())
     monkeypatch.syspath_prepend(str(tmp_path))
-    yield load("shipping_service")
+    yield importlib.import_module("shipping_service")
     for module in [m for m in sys.modules if m.startswith("shipping_service")]:
         del sys.modules[module]
     with db.transaction() as cursor:
@@ -93,14 +97,14 @@ def shipping_service(tmp_path, monkeypatch, db):
 
 
 def test_a_service_built_from_the_recipe_migrates_once_and_serves(shipping_service, config):
-    shipping_config = shipping_service.config.from_env()
-    # Its own settings come from its own fields; the shared ones from the skeleton.
+    shipping_config = importlib.import_module("shipping_service.config").Config.from_env()
     assert shipping_config.carrier == "Flotilla Post"
     # DB_* of this container win over the default name: it borrows products' database.
     assert shipping_config.database_url == config.database_url
-    shipping_service.prepare(shipping_config)
-    shipping_service.prepare(shipping_config)  # a second replica: nothing to apply
-    client = shipping_service.create_app(shipping_config).test_client()
+    app = shipping_service.create_app(shipping_config)
+    prepare(app, shipping_service.MIGRATIONS, startup=[])
+    prepare(app, shipping_service.MIGRATIONS, startup=[])  # a second replica: nothing to apply
+    client = app.test_client()
     assert client.get("/readyz").json["checks"] == {"database": "ok"}
     created = client.post("/api/shipments")
     assert created.status_code == 201

@@ -4,8 +4,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from flotilla.worker import run_job
-
 
 def _reserve(client, headers, reservation_id, items):
     return client.post(
@@ -145,31 +143,6 @@ def test_a_refused_reservation_can_never_take_stock_later(
     assert _stock(client, product["id"]) == 10
 
 
-def test_a_reservation_of_the_two_step_flow_is_made_final(
-    client, db, service_headers, make_product
-):
-    product = make_product(stock=5)
-    _reserve(client, service_headers, "r-old", [{"product_id": product["id"], "quantity": 2}])
-    _set_status(db, "r-old", "reserved")  # as the former flow left it before its commit
-    response = _call(client, service_headers, "r-old", "resolve")
-    assert response.status_code == 200 and response.json["status"] == "committed"
-    assert _stock(client, product["id"]) == 3
-
-
-def _set_status(db, reservation_id, status, age_seconds=0):
-    with db.transaction() as cursor:
-        cursor.execute(
-            "UPDATE reservations SET status = %s, created_at = now() - make_interval(secs => %s)"
-            " WHERE id = %s",
-            (status, age_seconds, reservation_id),
-        )
-
-
-def test_the_commit_step_is_gone(client, service_headers, make_product):
-    _reserve(client, service_headers, "r-1", [{"product_id": make_product()["id"], "quantity": 1}])
-    assert _call(client, service_headers, "r-1", "commit").status_code == 404
-
-
 @pytest.mark.parametrize(
     "body",
     [
@@ -203,20 +176,3 @@ def test_crossing_multi_line_reservations_neither_deadlock_nor_oversell(
     assert statuses.count(201) == 30 and statuses.count(409) == 10
     client = app.test_client()
     assert [_stock(client, p["id"]) for p in (a, b, c)] == [0, 0, 0]
-
-
-def test_the_sweep_releases_stale_reservations_of_the_two_step_flow(
-    app, service, db, service_headers, make_product
-):
-    product = make_product(stock=10)
-    client = app.test_client()
-    for name in ("r-stale", "r-fresh", "r-final"):
-        _reserve(client, service_headers, name, [{"product_id": product["id"], "quantity": 2}])
-    _set_status(db, "r-stale", "reserved", age_seconds=3600)
-    _set_status(db, "r-fresh", "reserved")
-    _set_status(db, "r-final", "committed", age_seconds=3600)  # final: never swept
-    job = next(job for job in service.jobs if job.name == "release-stale-reservations")
-    assert run_job(app, service, job) == 1
-    assert _stock(client, product["id"]) == 6
-    assert _call(client, service_headers, "r-stale", "resolve").json["status"] == "released"
-    assert _call(client, service_headers, "r-final", "resolve").json["status"] == "committed"

@@ -4,20 +4,20 @@ import contextlib
 import time
 from typing import Any
 
-from flask import request, session
+from flask import Flask, current_app, request, session
 
-from flotilla.app import Slot
 from flotilla.clients import ServiceClient, error_of
 from flotilla.errors import ApiError
+from storefront.config import Config
 
-API: Slot[ServiceClient] = Slot("storefront.api")
 # Refreshed this long before it expires, so a page never sends an expired token.
 REFRESH_MARGIN_SECONDS = 60
 
 
-def register_api(app: Any, config: Any) -> None:
+def init_app(app: Flask, config: Config) -> None:
     """Give the app its client of the gateway."""
-    API.set(app, ServiceClient(config.api_url, name="The shop", read_timeout=config.api_timeout))
+    client = ServiceClient(config.api_url, name="The shop", read_timeout=config.api_timeout)
+    app.extensions["storefront.api"] = client
 
 
 def call(
@@ -35,7 +35,9 @@ def call(
     extra = {"X-Forwarded-For": client_address(), **(headers or {})}
     if auth:
         extra["Authorization"] = f"Bearer {access_token()}"
-    response = API.get().request(method, path, json=json, headers=extra)
+    response = current_app.extensions["storefront.api"].request(
+        method, path, json=json, headers=extra
+    )
     if response.status_code == 401 and auth:
         # The gateway refused it before forwarding anything: ending the session is safe.
         forget_tokens()

@@ -8,12 +8,20 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from werkzeug.wrappers import Response
 
 from flotilla.errors import ApiError
 from storefront import api
-from storefront.config import Config
 from storefront.security import ShopError, friendly_message
 
 shop = Blueprint("shop", __name__)
@@ -53,7 +61,7 @@ def form_int(name: str, *, low: int, high: int) -> int:
 @shop.get("/")
 def catalog() -> str:
     """The catalog: a page of products, searchable by name."""
-    size = Config.current().page_size
+    size = current_app.config["SETTINGS"].page_size
     query = request.args.get("q", "").strip()[:100]
     try:
         page = max(1, int(request.args.get("page", "1")))
@@ -238,7 +246,7 @@ def out_of_stock_message(error: ApiError, lines: list[dict]) -> str:
 @login_required
 def orders() -> str:
     """The shopper's orders, newest first."""
-    size = Config.current().page_size
+    size = current_app.config["SETTINGS"].page_size
     page = max(1, request.args.get("page", 1, type=int) or 1)
     result = api.call("GET", f"/api/orders?limit={size}&offset={(page - 1) * size}", auth=True)
     pages = max(1, math.ceil(result["total"] / size)) if "total" in result else page

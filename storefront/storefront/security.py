@@ -133,7 +133,7 @@ def _unexpected(error: Exception) -> Response:
     return error_page(500, FRIENDLY[500])
 
 
-def register_security(app: Flask, config: object) -> None:
+def init_app(app: Flask) -> None:
     """CSRF checks, headers and friendly HTML errors (replacing the JSON ones)."""
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.before_request(refuse_without_sessions)

@@ -7,12 +7,13 @@ import secrets
 from typing import Any
 
 import redis
-from flask import Flask, Request, Response
+from flask import Flask, Request, Response, current_app
 from flask.sessions import SessionInterface, SessionMixin
 from itsdangerous import BadSignature, Signer
 from werkzeug.datastructures import CallbackDict
 
 from flotilla.redis_client import fail_fast_redis
+from storefront.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,7 @@ class RedisSessionInterface(SessionInterface):
             return None
 
 
-def register_sessions(app: Flask, config: Any) -> None:
+def init_app(app: Flask, config: Config) -> None:
     """Keep the app's sessions in Redis (a db index of their own)."""
     app.session_interface = RedisSessionInterface(
         config.sessions_redis_url,
@@ -118,8 +119,8 @@ def register_sessions(app: Flask, config: Any) -> None:
     app.secret_key = config.session_secret  # flash() needs one; the session is not a cookie
 
 
-def redis_check(app: Flask) -> dict:
-    """Readiness: the session store answers."""
-    interface = app.session_interface
+def redis_ping() -> None:
+    """Raise unless the session store answers (readiness)."""
+    interface = current_app.session_interface
     assert isinstance(interface, RedisSessionInterface)
-    return {"redis": interface.redis.ping}
+    interface.redis.ping()

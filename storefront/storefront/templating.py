@@ -29,7 +29,7 @@ def shopper() -> dict[str, Any]:
     }
 
 
-def register_templating(app: Flask, config: object) -> None:
+def init_app(app: Flask) -> None:
     """Register the template filters and globals."""
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["when"] = when

@@ -54,7 +54,7 @@ def problems_of(container: dict, folder: Path, secrets: set[str], swarm: bool) -
     rule("ALL" in (host["CapDrop"] or []), f"CapDrop is {host['CapDrop']}, not ALL")
     added = {cap.removeprefix("CAP_") for cap in host["CapAdd"] or []}
     rule(added <= ROOT_ENTRYPOINT.get(service, set()), f"capabilities added: {added}")
-    if not swarm:  # Swarm (engine 20.10) cannot set it: README, "Swarm"
+    if not swarm:  # Swarm (engine 20.10) cannot set it: docs/production.md, "Swarm"
         options = host["SecurityOpt"] or []
         rule(any(o.startswith("no-new-privileges") for o in options), "new privileges allowed")
     rule(host["Memory"] > 0, "no memory limit")

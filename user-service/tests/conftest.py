@@ -6,11 +6,11 @@ from collections.abc import Callable, Iterator
 import psycopg2
 import pytest
 from argon2 import PasswordHasher
+from flask import Flask
 from flask.testing import FlaskClient
 
 from flotilla.db import Database
 from flotilla.relay import RELAY_JOB
-from flotilla.service import Service
 from flotilla.worker import lock_key
 from flotilla_testing.accounts import PASSWORD, bearer
 from user_service import passwords
@@ -35,7 +35,7 @@ def production_hasher() -> Iterator[PasswordHasher]:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def relay_paused(service: Service, config: Config) -> Iterator[None]:
+def relay_paused(app: Flask, config: Config) -> Iterator[None]:
     """user-worker relays nothing while these tests run; their events never leave the database.
 
     Holding the relay job's advisory lock makes the worker skip its runs; the tests' users
@@ -43,7 +43,7 @@ def relay_paused(service: Service, config: Config) -> Iterator[None]:
     """
     conn = psycopg2.connect(config.database_url)
     conn.autocommit = True
-    key = lock_key(service, RELAY_JOB)
+    key = lock_key(app, RELAY_JOB)
     try:
         with conn.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_lock(%s)", (key,))
@@ -55,11 +55,12 @@ def relay_paused(service: Service, config: Config) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def clean(db: Database, config: Config) -> Database:
+def clean(app: Flask, db: Database) -> Database:
     """Every test starts with no users but the configured admin, and an empty outbox."""
     with db.transaction() as cursor:
         cursor.execute("TRUNCATE users, refresh_tokens, outbox RESTART IDENTITY CASCADE")
-    ensure_admin(db, config)
+    with app.app_context():
+        ensure_admin()
     return db
 
 

@@ -287,7 +287,7 @@ def wait_for_mark_to_block(db: Database, timeout: float = 10) -> None:
     pytest.fail("the killed relay never reached its mark")
 
 
-def test_published_events_are_purged_after_the_retention(app, service, db, settings):
+def test_published_events_are_purged_after_the_retention(app, db, settings):
     old, recent, pending = add_events(db, "test.purge", 3)
     with db.transaction() as cursor:
         cursor.execute(
@@ -300,7 +300,7 @@ def test_published_events_are_purged_after_the_retention(app, service, db, setti
         )
         cursor.execute("UPDATE outbox SET published_at = now() WHERE id = %s", (recent,))
     relay.start(app)
-    assert run_job(app, service, relay.PURGE_JOB) == 1
+    assert run_job(app, relay.PURGE_JOB) == 1
     assert sorted(str(row["id"]) for row in outbox_rows(db)) == sorted([recent, pending])
 
 

@@ -14,12 +14,12 @@ from flotilla.auth import TokenVerifier
 from flotilla.errors import ApiError
 from flotilla_testing.accounts import PASSWORD, bearer
 from flotilla_testing.tokens import FORGED_TOKENS, access_claims, forged_token, sign
-from user_service.tokens import SIGNER, PublicKey
+from user_service.tokens import PublicKey
 
 
 @pytest.fixture
 def signing_key(app):
-    return SIGNER.get(app).keys()[0]
+    return app.extensions["user_service.signer"].keys()[0]
 
 
 @pytest.fixture

@@ -4,27 +4,30 @@ from pathlib import Path
 
 from flask import Flask
 
-from flotilla import outbox, relay
-from flotilla.service import Service
-from user_service.admin import ensure_admin
+from flotilla import health, outbox
+from flotilla.app import create_base_app
+from flotilla.db import Database
+from flotilla.openapi import load_document, register_openapi
+from user_service import tokens
 from user_service.config import Config
 from user_service.routes import auth, keys, users
-from user_service.tokens import register_tokens
 
-service = Service(
-    name="user-service",
-    import_name=__name__,
-    config=Config,
-    blueprints=[auth, users, keys],
-    migrations=[Path(__file__).parent / "migrations", outbox.MIGRATIONS],
-    openapi=Path(__file__).with_name("openapi.json"),
-    extensions=[register_tokens, outbox.report_backlog],
-    startup=[ensure_admin],
-    # user-worker publishes user.registered; the API itself never touches RabbitMQ.
-    jobs=[*relay.JOBS],
-)
+MIGRATIONS = [Path(__file__).parent / "migrations", outbox.MIGRATIONS]
 
 
 def create_app(config: Config | None = None) -> Flask:
-    """Build the user-service app."""
-    return service.create_app(config)
+    """Build the user-service app: nothing here touches the database or the network."""
+    config = config or Config.from_env()
+    app = create_base_app(__name__, service="user-service", log_level=config.log_level)
+    app.config["SETTINGS"] = config
+    db = Database(config.database_url)
+    db.init_app(app)
+    # Signs tokens and verifies them against its own keys (no JWKS round trip).
+    tokens.init_app(app, config)
+    outbox.init_app(app)
+    app.register_blueprint(auth)
+    app.register_blueprint(users)
+    app.register_blueprint(keys)
+    register_openapi(app, load_document(Path(__file__).with_name("openapi.json")))
+    health.init_app(app, {"database": db.ping})
+    return app

@@ -1,18 +1,19 @@
-"""The first admin, created once when a container starts."""
+"""The first admin, created by `python -m user_service migrate` (a start-up task)."""
 
 import logging
 
-from flotilla.db import Database
+from flotilla.db import get_db
 from user_service import repository
-from user_service.config import Config
+from user_service.config import settings
 from user_service.passwords import hash_password
 
 log = logging.getLogger(__name__)
 
 
-def ensure_admin(db: Database, config: Config) -> None:
+def ensure_admin() -> None:
     """Create the configured first admin unless that email exists already."""
-    with db.transaction() as cursor:
+    config = settings()
+    with get_db().transaction() as cursor:
         if repository.get_credentials(cursor, email=config.admin_email):
             return
         created = repository.insert_user(

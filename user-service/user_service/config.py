@@ -2,23 +2,24 @@
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from flask import current_app
 
-from flotilla.config import ConfigError, Env
-from flotilla.service import ServiceConfig
+from flotilla.auth import TokenSettings
+from flotilla.config import ConfigError, Env, database_url
 
 PEM_PUBLIC_KEY = re.compile(r"-----BEGIN PUBLIC KEY-----.+?-----END PUBLIC KEY-----", re.DOTALL)
 
 
 @dataclass(frozen=True)
-class Config(ServiceConfig):
+class Config:
     """Everything user-service needs to start."""
 
-    database = "users"
-
+    log_level: str
+    tokens: TokenSettings
+    database_url: str
     access_token_seconds: int
     refresh_token_seconds: int
     private_key_pem: str | None
@@ -28,20 +29,29 @@ class Config(ServiceConfig):
     admin_password: str
 
     @classmethod
-    def own(cls, env: Env) -> dict[str, Any]:
-        """Read user-service's own settings."""
+    def from_env(cls, env: Env | None = None) -> "Config":
+        """Read the settings; raise ConfigError when one cannot work."""
+        env = env or Env()
         key_path = env.get("JWT_PRIVATE_KEY_FILE", "")
         if env.production and not key_path:
             # Production signs with a key it is given, never with one it made up.
             raise ConfigError("JWT_PRIVATE_KEY_FILE is required in production (RSA key, PEM)")
-        return {
-            "access_token_seconds": env.integer("ACCESS_TOKEN_SECONDS", 900),
-            "refresh_token_seconds": env.integer("REFRESH_TOKEN_SECONDS", 14 * 24 * 3600),
-            "private_key_pem": read_key("JWT_PRIVATE_KEY_FILE", key_path) if key_path else None,
-            "previous_public_keys_pem": previous_public_keys(env),
-            "admin_email": env.get("ADMIN_EMAIL", "admin@flotilla.local").strip().lower(),
-            "admin_password": env.secret("ADMIN_PASSWORD", "admin-dev-password"),
-        }
+        return cls(
+            log_level=env.get("LOG_LEVEL", "INFO"),
+            tokens=TokenSettings.from_env(env),
+            database_url=database_url(env, default_name="users"),
+            access_token_seconds=env.integer("ACCESS_TOKEN_SECONDS", 900),
+            refresh_token_seconds=env.integer("REFRESH_TOKEN_SECONDS", 14 * 24 * 3600),
+            private_key_pem=read_key("JWT_PRIVATE_KEY_FILE", key_path) if key_path else None,
+            previous_public_keys_pem=previous_public_keys(env),
+            admin_email=env.get("ADMIN_EMAIL", "admin@flotilla.local").strip().lower(),
+            admin_password=env.secret("ADMIN_PASSWORD", "admin-dev-password"),
+        )
+
+
+def settings() -> Config:
+    """Return the current app's settings."""
+    return current_app.config["SETTINGS"]
 
 
 def read_key(setting: str, path: str) -> str:

@@ -11,9 +11,9 @@ from flotilla.errors import ApiError, found
 from flotilla.outbox import add_event
 from flotilla.validation import EMAIL, NOT_BLANK, Field, accepts
 from user_service import repository
-from user_service.config import Config
+from user_service.config import settings
 from user_service.passwords import hash_password, needs_rehash, verify_password
-from user_service.tokens import SIGNER, new_refresh_token, refresh_token_hash
+from user_service.tokens import new_refresh_token, refresh_token_hash, signer
 
 
 def _email(value: str) -> str:
@@ -64,7 +64,7 @@ def _tokens_response(pair: dict) -> Response:
 
 
 def _token_pair(cursor, *, user_id: int, role: str, family: str) -> dict:
-    config = Config.current()
+    config = settings()
     refresh_token = new_refresh_token()
     repository.insert_refresh_token(
         cursor,
@@ -74,7 +74,7 @@ def _token_pair(cursor, *, user_id: int, role: str, family: str) -> dict:
         expires_at=datetime.now(UTC) + timedelta(seconds=config.refresh_token_seconds),
     )
     return {
-        "access_token": SIGNER.get().access_token(user_id=user_id, role=role),
+        "access_token": signer().access_token(user_id=user_id, role=role),
         "refresh_token": refresh_token,
         "token_type": "Bearer",
         "expires_in": config.access_token_seconds,
@@ -200,6 +200,6 @@ def _existing_user(user_id: int) -> dict:
 @keys.get("/.well-known/jwks.json")
 def jwks() -> Response:
     """Publish the public keys that verify access tokens."""
-    response = jsonify(SIGNER.get().jwks())
+    response = jsonify(signer().jwks())
     response.cache_control.max_age = 300
     return response

@@ -12,12 +12,12 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from flask import Flask
+from flask import Flask, current_app
 from jwt.algorithms import RSAAlgorithm
 
-from flotilla.app import Slot
-from flotilla.auth import TokenSettings, TokenVerifier, init_tokens
-from flotilla.db import DATABASE, Database
+from flotilla import auth
+from flotilla.auth import TokenSettings, TokenVerifier
+from flotilla.db import Database
 from user_service import repository
 from user_service.config import Config
 
@@ -150,20 +150,20 @@ def refresh_token_hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-SIGNER: Slot[Signer] = Slot("signer")
-
-
-def register_tokens(app: Flask, config: Config) -> None:
+def init_app(app: Flask, config: Config) -> None:
     """Sign with the configured (or stored development) key and verify tokens locally."""
-    signer = SIGNER.set(
-        app,
-        Signer(
-            config.tokens,
-            DATABASE.get(app),
-            pem=config.private_key_pem,
-            access_seconds=config.access_token_seconds,
-            previous_pems=config.previous_public_keys_pem,
-        ),
+    signer = Signer(
+        config.tokens,
+        app.extensions["flotilla.db"],
+        pem=config.private_key_pem,
+        access_seconds=config.access_token_seconds,
+        previous_pems=config.previous_public_keys_pem,
     )
+    app.extensions["user_service.signer"] = signer
     # Local keys need no refetch interval: they change only with a restart.
-    init_tokens(app, TokenVerifier(config.tokens, keys=signer.public_keys, refetch_seconds=0))
+    auth.init_app(app, TokenVerifier(config.tokens, keys=signer.public_keys, refetch_seconds=0))
+
+
+def signer() -> Signer:
+    """Return the current app's signer."""
+    return current_app.extensions["user_service.signer"]

@@ -11,8 +11,7 @@ import psycopg2
 import pytest
 
 from flotilla.db import migrate
-from flotilla.service import Job
-from flotilla.worker import run_job
+from flotilla.worker import Job, run_job
 from flotilla_testing.metrics import *  # noqa: F403
 
 DATABASES = ("users", "products", "orders", "notifications")
@@ -43,7 +42,7 @@ def test_unknown_paths_are_json_404(client):
     assert response.json["error"]["code"] == "not_found"
 
 
-def test_a_job_runs_in_one_replica_at_a_time(app, service):
+def test_a_job_runs_in_one_replica_at_a_time(app):
     started, finish = threading.Event(), threading.Event()
 
     def slow() -> int:
@@ -52,21 +51,21 @@ def test_a_job_runs_in_one_replica_at_a_time(app, service):
         return 1
 
     with ThreadPoolExecutor(max_workers=1) as pool:
-        first = pool.submit(run_job, app, service, Job("probe", 60, slow))
+        first = pool.submit(run_job, app, Job("probe", 60, slow))
         assert started.wait(10)
         # The same job elsewhere (another worker replica) skips while the first holds it.
-        assert run_job(app, service, Job("probe", 60, lambda: 1)) is None
+        assert run_job(app, Job("probe", 60, lambda: 1)) is None
         finish.set()
         assert first.result() == 1
-    assert run_job(app, service, Job("probe", 60, lambda: 2)) == 2
+    assert run_job(app, Job("probe", 60, lambda: 2)) == 2
 
 
-def test_migrations_are_recorded_and_rerunning_them_applies_nothing(service, config, db):
-    assert migrate(config.database_url, *service.migrations) == []
+def test_migrations_are_recorded_and_rerunning_them_applies_nothing(package, config, db):
+    assert migrate(config.database_url, *package.MIGRATIONS) == []
     with db.transaction() as cursor:
         cursor.execute("SELECT version FROM schema_migrations ORDER BY version")
         versions = [row["version"] for row in cursor.fetchall()]
-    files = [path.stem for folder in service.migrations for path in folder.glob("*.sql")]
+    files = [path.stem for folder in package.MIGRATIONS for path in folder.glob("*.sql")]
     assert versions == sorted(files)
 
 

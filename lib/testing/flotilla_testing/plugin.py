@@ -19,24 +19,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 @pytest.fixture(scope="session")
-def service(pytestconfig: pytest.Config):
-    """The Service declared by the package under test."""
+def package(pytestconfig: pytest.Config):
+    """The package of the service under test (its create_app, MIGRATIONS)."""
     name = pytestconfig.getini("flotilla_app")
     if not name:
         pytest.fail("set flotilla_app in pytest.ini to use the service fixtures")
-    return importlib.import_module(name).service
+    return importlib.import_module(name)
 
 
 @pytest.fixture(scope="session")
-def config(service):
+def config(package):
     """The service's configuration, read from the test container's environment."""
-    return service.config.from_env()
+    return importlib.import_module(f"{package.__name__}.config").Config.from_env()
 
 
 @pytest.fixture(scope="session")
-def app(service, config):
+def app(package, config):
     """The service's app, against the real database of the test stack."""
-    return service.create_app(config)
+    return package.create_app(config)
 
 
 @pytest.fixture
@@ -48,9 +48,7 @@ def client(app):
 @pytest.fixture(scope="session")
 def db(app):
     """The app's database."""
-    from flotilla.db import DATABASE
-
-    return DATABASE.get(app)
+    return app.extensions["flotilla.db"]
 
 
 @pytest.fixture(scope="session")
@@ -74,10 +72,10 @@ def service_headers(config) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def app_with(service, config) -> Callable:
+def app_with(package, config) -> Callable:
     """Build extra apps of the service with changed settings: app_with(read_timeout=0.5)."""
 
     def build(**changes):
-        return service.create_app(dataclasses.replace(config, **changes))
+        return package.create_app(dataclasses.replace(config, **changes))
 
     return build
