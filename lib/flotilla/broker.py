@@ -7,27 +7,24 @@ A topic exchange drops a message that no queue is bound for: that is how it work
 failure, so the relay's confirm says only that RabbitMQ took the message. A consumer gets
 the events published after its queue exists; that is why every consumer's queue is declared
 by declare_topology, which the relay runs on every connection before it publishes and the
-consumers run too: the queues exist from the first start of any publisher.
+consumers run too: the queues exist from the first start of any publisher. Which queues
+and event types those are is deployment configuration (EVENT_QUEUES), not code.
 """
 
 import json
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import pika
 
-from flotilla.config import Env
+from flotilla.config import ConfigError, Env
 
 EXCHANGE = "flotilla.events"
 # Where a consumer's queue sends a message it gave up on, routed by the queue's name.
 DEAD_LETTER_EXCHANGE = "flotilla.dead"
-# Each consumer's queue and the event types (topic patterns) it is bound to.
-QUEUES: dict[str, tuple[str, ...]] = {
-    "notification-service": ("user.registered", "order.*"),
-}
 # Behind the consumers' own retries: a message whose handling kills the worker before it can
 # answer comes back each time; after this many deliveries RabbitMQ dead-letters it.
 DELIVERY_LIMIT = 20
@@ -39,18 +36,33 @@ logging.getLogger("pika").setLevel(logging.CRITICAL)
 
 @dataclass(frozen=True)
 class BrokerSettings:
-    """Where RabbitMQ is, with the password from RABBITMQ_PASSWORD or RABBITMQ_PASSWORD_FILE."""
+    """Where RabbitMQ is, with the password from RABBITMQ_PASSWORD or RABBITMQ_PASSWORD_FILE,
+    and each consumer's queue with the event types bound to it (EVENT_QUEUES)."""
 
     url: str
+    queues: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Env) -> "BrokerSettings":
-        """Read RABBITMQ_URL (no password in it) and the password secret."""
+        """Read RABBITMQ_URL (no password in it), the password secret and EVENT_QUEUES."""
         url = urlsplit(env.get("RABBITMQ_URL", "amqp://flotilla@rabbitmq:5672/%2F"))
         password = env.secret("RABBITMQ_PASSWORD", "rabbitmq-dev-password")
         host = f"{url.hostname}:{url.port}" if url.port else url.hostname
         netloc = f"{quote(url.username or 'flotilla', safe='')}:{quote(password, safe='')}@{host}"
-        return cls(url=urlunsplit(url._replace(netloc=netloc)))
+        queues = event_queues(env.get("EVENT_QUEUES", ""))
+        return cls(url=urlunsplit(url._replace(netloc=netloc)), queues=queues)
+
+
+def event_queues(raw: str) -> dict[str, tuple[str, ...]]:
+    """Parse "queue=type,type;queue=type" into {queue: (type, ...)}; raise on a bad entry."""
+    queues = {}
+    for entry in filter(None, (part.strip() for part in raw.split(";"))):
+        queue, _, types = entry.partition("=")
+        patterns = tuple(filter(None, (kind.strip() for kind in types.split(","))))
+        if not queue.strip() or not patterns:
+            raise ConfigError(f"EVENT_QUEUES: {entry!r} is not queue=type[,type...]")
+        queues[queue.strip()] = patterns
+    return queues
 
 
 def connect(settings: BrokerSettings, *, name: str = "flotilla") -> pika.BlockingConnection:
@@ -70,13 +82,14 @@ def declare_exchange(channel: Any) -> None:
     channel.exchange_declare(EXCHANGE, exchange_type="topic", durable=True)
 
 
-def declare_topology(channel: Any) -> None:
+def declare_topology(channel: Any, queues: dict[str, tuple[str, ...]]) -> None:
     """Declare the exchanges and every consumer's queues (idempotent).
 
     A queue's arguments cannot change once it exists (RabbitMQ refuses the declaration), so
     relays and consumers declare them through declare_consumer_queues alone.
     """
-    for queue, patterns in QUEUES.items():
+    declare_exchange(channel)
+    for queue, patterns in queues.items():
         declare_consumer_queues(channel, queue, patterns)
 
 

@@ -129,7 +129,7 @@ class Relay:
             self._connection = connect(self.settings.broker, name=self.name)
             channel = self._connection.channel()
             channel.confirm_delivery()
-            declare_topology(channel)
+            declare_topology(channel, self.settings.broker.queues)
         except BROKER_ERRORS as error:
             self._lost(error)
             return None

@@ -262,8 +262,9 @@ def test_without_rabbitmq_the_runner_waits_and_retries_with_backoff(app, config,
 
 
 def test_the_relay_and_the_consumer_declare_the_same_queues(channel):
+    queues = {CONSUMER.queue: tuple(CONSUMER.handlers)}
     # RabbitMQ refuses a queue declared again with other arguments: whichever of the relay
     # and the consumer comes first, the other must be able to declare after it.
-    declare_topology(channel)
+    declare_topology(channel, queues)
     declare(channel, CONSUMER)
-    declare_topology(channel)
+    declare_topology(channel, queues)

@@ -19,7 +19,6 @@ from flotilla import relay
 from flotilla.broker import (
     DEAD_LETTER_EXCHANGE,
     EXCHANGE,
-    QUEUES,
     BrokerSettings,
     connect,
     declare_topology,
@@ -131,9 +130,9 @@ def kind() -> str:
 
 
 @pytest.fixture
-def queue(channel, kind: str) -> str:
+def queue(channel, settings: RelaySettings, kind: str) -> str:
     """A queue of this test bound to its event type (deleted with the connection)."""
-    declare_topology(channel)
+    declare_topology(channel, settings.broker.queues)
     name = channel.queue_declare("", exclusive=True).method.queue
     channel.queue_bind(name, EXCHANGE, routing_key=kind)
     return name
@@ -304,10 +303,12 @@ def test_published_events_are_purged_after_the_retention(app, db, settings):
     assert sorted(str(row["id"]) for row in outbox_rows(db)) == sorted([recent, pending])
 
 
-def test_the_topology_holds_each_consumer_queue_and_its_dead_letter_queue(channel):
-    declare_topology(channel)
-    declare_topology(channel)  # idempotent: the relay runs it on every connection
-    for queue in QUEUES:
+def test_the_topology_holds_each_consumer_queue_and_its_dead_letter_queue(channel, settings):
+    queues = settings.broker.queues
+    assert "notification-service" in queues  # EVENT_QUEUES, as user-worker reads it
+    declare_topology(channel, queues)
+    declare_topology(channel, queues)  # idempotent: the relay runs it on every connection
+    for queue in queues:
         channel.queue_declare(queue, passive=True)
         channel.queue_declare(f"{queue}.dead", passive=True)
     channel.exchange_declare(DEAD_LETTER_EXCHANGE, passive=True)
