@@ -47,7 +47,8 @@ class TokenSettings:
                 f"JWKS_REFRESH_SECONDS must be over 0 and at most {MAX_JWKS_AGE_SECONDS:g}"
             )
         return cls(
-            jwks_url=env.get("JWKS_URL", "http://user-service:8000/.well-known/jwks.json"),
+            # Only a verifier that downloads its keys needs it (TokenVerifier checks).
+            jwks_url=env.get("JWKS_URL", ""),
             issuer=env.get("JWT_ISSUER", "flotilla"),
             audience=env.get("JWT_AUDIENCE", "flotilla-api"),
             leeway_seconds=min(env.integer("JWT_LEEWAY_SECONDS", 30), 60),
@@ -90,6 +91,8 @@ class TokenVerifier:
         refetch_seconds: float = 5,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        if keys is None and not settings.jwks_url:
+            raise ConfigError("JWKS_URL is required: where the signing service publishes its keys")
         self.settings = settings
         self.load_keys = keys or fetch_jwks(settings.jwks_url)
         self.clock = clock
