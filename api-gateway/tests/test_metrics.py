@@ -1,9 +1,8 @@
-"""The gateway's /metrics: the checks every service passes (flotilla_testing), and proxied
-requests counted under their routing-table entry, not the catch-all URL rule."""
+"""The gateway's /metrics: proxied requests counted under their routing-table entry, not
+the catch-all URL rule."""
 
 import pytest
 
-from flotilla_testing.metrics import *  # noqa: F403
 from flotilla_testing.metrics import REQUESTS, scrape_client, value
 
 
