@@ -1,4 +1,5 @@
-"""Checks of a service's own database role, called from each service's test_service.py."""
+"""The checks every service with a database passes. A service's test_service.py runs them
+by subclassing: `class TestFoundation(ServiceWithDatabase): ...`."""
 
 import psycopg2
 import pytest
@@ -42,3 +43,27 @@ def assert_role_opens_no_other_database(db: Database, url: str) -> None:
     for other in others:
         with pytest.raises(psycopg2.OperationalError, match="permission denied"):
             psycopg2.connect(**{**dsn, "dbname": other}, connect_timeout=5)
+
+
+class ServiceWithDatabase:
+    """Health, migrations and the least-privileged role of the service under test."""
+
+    def test_livez_and_readyz(self, client):
+        assert client.get("/livez").status_code == 200
+        response = client.get("/readyz")
+        assert response.status_code == 200
+        assert response.json["checks"]["database"] == "ok"
+
+    def test_readyz_names_an_unreachable_database(self, app_with, config):
+        # create_app only builds: with no database to reach it still returns an app, unready.
+        unreachable = config.database_url.replace("@postgres:", "@127.0.0.1:1")
+        response = app_with(database_url=unreachable).test_client().get("/readyz")
+        assert response.status_code == 503
+        assert response.json["checks"]["database"] == "failing"
+
+    def test_migrations_are_applied_once(self, package, config, db):
+        assert_migrations_applied_once(db, config.database_url, package.MIGRATIONS)
+
+    def test_its_role_is_least_privileged(self, config, db):
+        assert_role_is_not_privileged(db)
+        assert_role_opens_no_other_database(db, config.database_url)
