@@ -1,4 +1,4 @@
-"""__SERVICE__'s commands: `python -m __PACKAGE__ migrate|worker|run JOB` (flotilla.cli)."""
+"""__SERVICE__'s commands (flotilla.cli): migrate, worker, run JOB."""
 
 import sys
 

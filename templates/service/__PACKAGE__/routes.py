@@ -1,4 +1,4 @@
-"""Public HTTP endpoints of __SERVICE__: anyone reads its entries, a signed-in user adds one."""
+"""__SERVICE__'s public endpoints: anyone reads its entries, a signed-in user adds one."""
 
 from flask import Blueprint, Response, jsonify
 
