@@ -3,10 +3,10 @@ document gives a request is where the endpoint draws it."""
 
 import pytest
 
-from __PACKAGE__ import routes
 from flotilla.openapi import request_views
 from flotilla_testing.openapi import *  # noqa: F403
 from flotilla_testing.openapi import bound_cases, check_bound
+from __PACKAGE__ import routes
 
 # Every operation that reads a request: its view, and the answer to a valid request.
 OPERATIONS = {
