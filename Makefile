@@ -7,13 +7,13 @@ PROD := $(COMPOSE) -f docker-compose.yml -f docker-compose.prod.yml
 # TEST_PROJECT, as for scripts/test-stack, lets two checkouts lint and test side by side.
 TEST_PROJECT ?= flotilla-test
 TEST := $(COMPOSE) -p $(TEST_PROJECT) -f docker-compose.yml -f docker-compose.test.yml
-SERVICES := user-service product-service order-service notification-service api-gateway storefront
-DATABASES := users products orders notifications
+# The services and their databases are listed once, in services.txt.
+DATABASES := $(shell scripts/services databases)
 # The linter runs from the test-runner image, so the host needs nothing but Docker.
 TOOLS := $(TEST) --profile tests run --rm --no-deps -T -v "$(CURDIR)":/src:ro -w /src tests
 
 .PHONY: help up down logs ps build test chaos fuzz bench bench-smoke lint fmt psql clean secrets certs \
-	prod-up prod-down test-prod swarm-up swarm-down test-swarm \
+	prod-up prod-down test-prod swarm-up swarm-down test-swarm service remove-service \
 	$(addprefix psql-,$(DATABASES))
 
 help: ## List the targets
@@ -80,11 +80,17 @@ fmt: ## Reformat the code with ruff
 seed: ## Load the demo catalog and a demo customer into the running stack (idempotent)
 	COMPOSE="$(COMPOSE)" scripts/seed
 
-psql: psql-users ## psql as a service's own role: psql-users, psql-products, psql-orders, psql-notifications
+psql: psql-users ## psql as a service's own role: psql-<database> (services.txt), e.g. psql-orders
 
 # A static pattern rule: make never applies implicit (%) rules to .PHONY targets.
 $(addprefix psql-,$(DATABASES)): psql-%:
 	$(COMPOSE) exec postgres psql -U $* -d $*
+
+service: ## Add a service from templates/service (NAME=shipping: shipping-service, /api/shipping)
+	scripts/new-service "$(NAME)"
+
+remove-service: ## Take a service out of every file that names it (NAME=storefront)
+	scripts/remove-service "$(NAME)"
 
 secrets: ## Create random production secrets in ./secrets (kept out of git)
 	scripts/make-secrets

@@ -11,6 +11,8 @@ import pytest
 import requests
 
 BASE_URL = os.environ.get("BASE_URL", "http://nginx")
+# The list of services (the tests image holds a copy of the repository's services.txt).
+SERVICES_FILE = os.environ.get("SERVICES_FILE", "/services.txt")
 PROJECT = os.environ.get("COMPOSE_PROJECT_NAME", "flotilla-test")
 PASSWORD = "correct horse battery"
 TIMEOUT = 10
@@ -22,6 +24,30 @@ class Api(requests.Session):
     def request(self, method: str, url: str, *args, **kwargs) -> requests.Response:
         kwargs.setdefault("timeout", TIMEOUT)
         return super().request(method, BASE_URL + url, *args, **kwargs)
+
+
+def services() -> list[list[str]]:
+    """The rows of services.txt: name, package, database, worker, routes ("-": none)."""
+    with open(SERVICES_FILE) as listed:
+        lines = [line.split() for line in listed if line.strip() and not line.startswith("#")]
+    return [line for line in lines if line]
+
+
+def upstreams() -> list[str]:
+    """The services the gateway routes to."""
+    return [row[0] for row in services() if row[4] != "-"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that needs a service services.txt does not list fails: nothing skips quietly."""
+    listed = {row[0] for row in services()}
+    for item in items:
+        for marker in item.iter_markers("needs"):
+            if marker.args[0] not in listed:
+                raise pytest.UsageError(
+                    f"{item.nodeid} needs {marker.args[0]}, which services.txt does not list"
+                    " (make remove-service removes such tests with their service)"
+                )
 
 
 @pytest.fixture

@@ -18,6 +18,8 @@ from conftest import (
     wait_until,
 )
 
+pytestmark = pytest.mark.needs("notification-service")
+
 MAILDEV = "http://maildev:1080"
 DEAD_LETTER_QUEUE = "notification-service.dead"
 # Run inside notification-worker: it has flotilla.broker and RabbitMQ's password.

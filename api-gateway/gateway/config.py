@@ -30,7 +30,8 @@ class Route:
     auth: str
 
 
-# Anything else under /api is a 404.
+# Anything else under /api is a 404. Each upstream is a service of services.txt (its routes
+# column lists the same prefixes); `make service` and `make remove-service` edit this table.
 ROUTES = (
     Route("/api/auth", "user-service", auth="none"),
     Route("/api/users", "user-service", auth="user"),
@@ -105,11 +106,10 @@ def parse_networks(raw: str) -> tuple[IPNetwork, ...]:
         raise ConfigError(f"TRUSTED_PROXIES: {error}") from None
 
 
+# Each upstream's base URL: <NAME>_SERVICE_URL (order-service: ORDER_SERVICE_URL), by
+# default http://<name>:8000.
 UPSTREAM_VARIABLES = {
-    "user-service": "USER_SERVICE_URL",
-    "product-service": "PRODUCT_SERVICE_URL",
-    "order-service": "ORDER_SERVICE_URL",
-    "notification-service": "NOTIFICATION_SERVICE_URL",
+    route.upstream: route.upstream.upper().replace("-", "_") + "_URL" for route in ROUTES
 }
 
 

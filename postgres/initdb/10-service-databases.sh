@@ -2,6 +2,8 @@
 # Runs once, when the data volume is first initialised (official postgres image contract).
 # One database and one login role per service. A role owns its database and nothing else:
 # no superuser, no CREATEDB/CREATEROLE, and no other role may connect to its database.
+# The databases are the ones whose password postgres is given: <NAME>_DB_PASSWORD (or
+# <NAME>_DB_PASSWORD_FILE) in its environment makes the database and role <name>.
 set -euo pipefail
 
 # secret NAME: $NAME, else the contents of the file named by $NAME_FILE (Docker secrets).
@@ -31,7 +33,6 @@ create_service_database() {
 	echo "init: created database and role $name"
 }
 
-create_service_database users USERS_DB_PASSWORD
-create_service_database products PRODUCTS_DB_PASSWORD
-create_service_database orders ORDERS_DB_PASSWORD
-create_service_database notifications NOTIFICATIONS_DB_PASSWORD
+for variable in $(compgen -e | sed -nE 's/^([A-Z0-9_]+)_DB_PASSWORD(_FILE)?$/\1/p' | sort -u); do
+	create_service_database "${variable,,}" "${variable}_DB_PASSWORD"
+done

@@ -3,10 +3,13 @@
 import time
 import uuid
 
+import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
 from conftest import api, bearer, click, fill, open_page, screenshot, wait_for_text
+
+pytestmark = pytest.mark.needs("storefront")
 
 NOTIFICATION_SECONDS = 60
 
