@@ -11,16 +11,26 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, Response, jsonify
+from pydantic import BaseModel
+from pydantic.json_schema import GenerateJsonSchema, models_json_schema
+from werkzeug.routing import Rule
 
 from flotilla.schema import Bound, bounds, object_schema, parameter_bounds, query_parameter
 from flotilla.validation import Body
 
 # Flask's "<int:id>" and OpenAPI's "{id}" name the same path parameter.
 _FLASK_PARAM = re.compile(r"<(?:[a-z]+:)?([A-Za-z_][A-Za-z0-9_]*)>")
+_PARAM = re.compile(r"<(?:([a-z]+):)?([A-Za-z_][A-Za-z0-9_]*)>")
 _IGNORED_METHODS = {"HEAD", "OPTIONS"}
 JSON = "application/json"
+REF = "#/components/schemas/{model}"
+# flotilla.app's IdConverter: the ids a route matches (1-18 digits).
+PATH_SCHEMAS = {"int": {"type": "integer", "minimum": 1, "maximum": 10**18 - 1}}
+TEXT = {"type": "string"}
+BEARER = {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
 
 
 def load_document(path: Path) -> dict:
@@ -28,12 +38,18 @@ def load_document(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def register_openapi(app: Flask, document: dict) -> None:
-    """Serve the service's OpenAPI document, with its views' requests, at /openapi.json.
+def register_openapi(
+    app: Flask, document: dict | None = None, *, title: str = "", description: str = ""
+) -> None:
+    """Serve the service's OpenAPI document at /openapi.json: the one given, with its views'
+    requests; without one, the document of its routes and their declarations.
 
     Call it after the blueprints are registered. /openapi.json is internal: not routed.
     """
-    complete = describe_requests(app, document)
+    if document is None:
+        complete = build_document(app, title=title, description=description)
+    else:
+        complete = describe_requests(app, document)
 
     @app.get("/openapi.json")
     def openapi() -> Response:
@@ -69,6 +85,30 @@ def error_response(description: str) -> dict:
 BAD_REQUEST = error_response(
     "A path, query string or header value that is not clean text, or a malformed body"
 )
+
+
+# What every operation that reads more answers by itself, and who may call it.
+READS = {
+    "body": {
+        "400": error_response("Malformed JSON, or bytes that are not clean text"),
+        "415": error_response("Not application/json"),
+        "422": error_response("Invalid fields (validation_error, with the fields named)"),
+    },
+    "query": {"400": error_response("A query parameter is not valid, or not clean text")},
+    "headers": {"400": error_response("A header is not valid, or not clean text")},
+}
+CALLERS = {
+    "user": {"401": error_response("No valid access token")},
+    "admin": {
+        "401": error_response("No valid access token"),
+        "403": error_response("Not an admin"),
+    },
+}
+
+
+class _Schema(GenerateJsonSchema):
+    def field_title_should_be_set(self, schema: Any) -> bool:
+        return False  # a property's title only repeats its name
 
 
 def describe_requests(app: Flask, document: dict) -> dict:
@@ -198,3 +238,106 @@ def _routes(app: Flask, prefix: str = "/") -> Iterator[tuple[str, str, Callable]
         view = app.view_functions[rule.endpoint]
         for method in (rule.methods or set()) - _IGNORED_METHODS:
             yield method, _FLASK_PARAM.sub(r"{\1}", rule.rule), view
+
+
+def build_document(app: Flask, *, title: str, description: str) -> dict:
+    """Return the OpenAPI 3.1 document of the app's routes under /api/."""
+    operations = [(method, path, rule, view) for method, path, rule, view in routes(app, "/api/")]
+    models = {
+        (model, "serialization" if key == "responses" else "validation")
+        for *_, view in operations
+        for key, model in _models(view)
+    }
+    refs, defs = models_json_schema(
+        sorted(models, key=str), ref_template=REF, schema_generator=_Schema
+    )
+    paths: dict[str, dict] = {}
+    for method, path, rule, view in operations:
+        paths.setdefault(path, {})[method.lower()] = _operation(rule, view, refs)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": "1.0.0", "description": description.strip()},
+        "paths": paths,
+        "components": {
+            "schemas": {"Error": ERROR_SCHEMA, **defs.get("$defs", {})},
+            "securitySchemes": BEARER,
+        },
+    }
+
+
+def _models(view: Callable) -> Iterator[tuple[str, type[BaseModel]]]:
+    declared = declaration(view)
+    for key in ("body", "query", "headers"):
+        if declared.get(key):
+            yield key, declared[key]
+    for answer in declared.get("responses", {}).values():
+        if not isinstance(answer, str):
+            yield "responses", answer
+
+
+def declaration(view: Callable) -> dict:
+    """Return what a view declared with @endpoint (empty when nothing)."""
+    return getattr(view, "openapi", {})
+
+
+def _operation(rule: Rule, view: Callable, refs: dict) -> dict:
+    declared = declaration(view)
+    caller = getattr(view, "caller", None)
+    responses = {"400": BAD_REQUEST}
+    operation: dict[str, Any] = {
+        "tags": [rule.endpoint.rpartition(".")[0]],
+        "operationId": re.sub(r"_([a-z])", lambda m: m[1].upper(), view.__name__),
+        "summary": (view.__doc__ or "").strip().splitlines()[0].rstrip("."),
+        "security": [{"bearerAuth": []}] if caller else [],
+        "parameters": [
+            {"name": name, "in": "path", "required": True, "schema": PATH_SCHEMAS.get(kind, TEXT)}
+            for kind, name in _PARAM.findall(rule.rule)
+        ],
+    }
+    for where, key in (("query", "query"), ("header", "headers")):
+        if model := declared.get(key):
+            operation["parameters"] += _parameters(model, where)
+            responses.update(READS[key])
+    if model := declared.get("body"):
+        schema = refs[(model, "validation")]
+        operation["requestBody"] = {"required": True, "content": {JSON: {"schema": schema}}}
+        responses.update(READS["body"])
+    responses.update(CALLERS.get(caller, {}))
+    for status, answer in declared.get("responses", {}).items():
+        responses[str(status)] = _response(status, answer, refs)
+    operation["responses"] = dict(sorted(responses.items()))
+    if not operation["parameters"]:
+        del operation["parameters"]
+    return operation
+
+
+def _parameters(model: type[BaseModel], where: str) -> list[dict]:
+    schema = model.model_json_schema(ref_template=REF, schema_generator=_Schema, by_alias=True)
+    found = []
+    for name, field in schema["properties"].items():
+        field = dict(field)
+        if field.get("default", 0) is None:
+            del field["default"]  # left out, not null
+        parameter = {"name": name, "in": where, "required": name in schema.get("required", ())}
+        if "description" in field:
+            parameter["description"] = field.pop("description")
+        found.append({**parameter, "schema": field})
+    return found
+
+
+def _response(status: int, answer: type[BaseModel] | str, refs: dict) -> dict:
+    if isinstance(answer, str):
+        return error_response(answer) if status >= 400 else {"description": answer}
+    description = (answer.__doc__ or answer.__name__).strip().splitlines()[0]
+    schema = refs[(answer, "serialization")]
+    return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+def routes(app: Flask, prefix: str = "/") -> Iterator[tuple[str, str, Rule, Callable]]:
+    """Yield (METHOD, OpenAPI path, rule, view) for every route of the app under prefix."""
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith(prefix):
+            continue
+        view = app.view_functions[rule.endpoint]
+        for method in sorted((rule.methods or set()) - _IGNORED_METHODS):
+            yield method, _PARAM.sub(r"{\2}", rule.rule), rule, view

@@ -97,7 +97,8 @@ class Service:
     config: type[ServiceConfig]
     blueprints: Sequence[Blueprint]
     migrations: Sequence[Path] = ()
-    openapi: Path | None = None
+    # The service's OpenAPI document: a file of it, or the description of the generated one.
+    openapi: Path | str | None = None
     extensions: Sequence[Extension] = ()
     checks: Callable[[Flask], Mapping[str, Check]] | None = None
     startup: Sequence[StartupTask] = ()
@@ -119,8 +120,10 @@ class Service:
             extend(app, config)
         for blueprint in self.blueprints:
             app.register_blueprint(blueprint)
-        if self.openapi:
+        if isinstance(self.openapi, Path):
             register_openapi(app, load_document(self.openapi))
+        elif self.openapi:
+            register_openapi(app, title=self.name, description=self.openapi)
         register_health(app, {**checks, **(self.checks(app) if self.checks else {})})
         return app
 

@@ -9,14 +9,15 @@ document (flotilla.openapi).
 import dataclasses
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import wraps
 from itertools import accumulate
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote_to_bytes
 
 from flask import request
+from pydantic import BaseModel, ValidationError
 
 from flotilla.errors import ApiError
 
@@ -129,6 +130,94 @@ def query(*params: Query) -> Callable[[View], View]:
         return wrapper
 
     return decorate
+
+
+UNSTORABLE = "must not contain NUL or lone surrogate characters"
+# Pydantic's words for a problem -> API.md's (any other problem keeps pydantic's message).
+MESSAGES = {
+    "missing": "is required",
+    "extra_forbidden": "unknown field",
+    "model_type": "must be a JSON object",
+    "dict_type": "must be a JSON object",
+    "string_pattern_mismatch": "has an invalid format",
+}
+
+M = TypeVar("M", bound=BaseModel)
+Responses = Mapping[int, type[BaseModel] | str]
+
+
+def endpoint(
+    *,
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    headers: type[BaseModel] | None = None,
+    responses: Responses,
+) -> Callable[[View], View]:
+    """Validate what the view reads and pass it as body=, query= and headers=; record it
+    all, and the responses (status -> model, or the description of an error or empty
+    answer), for flotilla.openapi."""
+
+    # Goes below @require_user & co., so that only authenticated callers' requests are read.
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if headers is not None:
+                kwargs["headers"] = _parameters(headers, request.headers)
+            if query is not None:
+                kwargs["query"] = _parameters(query, request.args)
+            if body is not None:
+                kwargs["body"] = validated(body, json_body())
+            return view(*args, **kwargs)
+
+        wrapper.openapi = {"body": body, "query": query, "headers": headers, "responses": responses}
+        return wrapper
+
+    return decorate
+
+
+def validated(model: type[M], data: Any) -> M:
+    """Return data as a model, or raise one 422 naming every problem ("items[0].quantity")."""
+    problems = dict(_unstorable(data))
+    try:
+        valid = model.model_validate(data)
+    except ValidationError as error:
+        for found in error.errors(include_url=False, include_input=False):
+            where = _name(found["loc"]) or found.get("ctx", {}).get("field", "")
+            problems.setdefault(where, MESSAGES.get(found["type"], found["msg"]))
+    if not problems:
+        return valid
+    if set(problems) == {""}:  # about the whole body, not one field
+        raise ApiError(422, "validation_error", f"Body {problems['']}", fields={})
+    problems.pop("", None)
+    raise ApiError(422, "validation_error", "Invalid input", fields=problems)
+
+
+def _name(loc: tuple) -> str:
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)[1:]
+
+
+def _unstorable(data: Any, where: tuple = ()) -> Iterator[tuple[str, str]]:
+    """Yield (field, message) for every key or string that PostgreSQL cannot hold."""
+    if isinstance(data, str) and ("\x00" in data or SURROGATE.search(data)):
+        yield _name(where), UNSTORABLE
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            yield from _unstorable(key, (*where, key))
+            yield from _unstorable(value, (*where, key))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            yield from _unstorable(value, (*where, index))
+
+
+def _parameters(model: type[M], given: Mapping[str, str]) -> M:
+    """Return the model of the query parameters or headers it names; 400 when one is bad."""
+    names = [field.alias or name for name, field in model.model_fields.items()]
+    try:
+        return model.model_validate({name: given[name] for name in names if name in given})
+    except ValidationError as error:
+        found = error.errors(include_url=False, include_input=False)[0]
+        message = f"{_name(found['loc'])} is not valid: {found['msg']}"
+        raise ApiError(400, "bad_request", message) from None
 
 
 def check_request_bytes() -> None:
