@@ -17,7 +17,7 @@ service = Service(
     config=Config,
     blueprints=[auth, users, keys],
     migrations=[Path(__file__).parent / "migrations", outbox.MIGRATIONS],
-    openapi=Path(__file__).with_name("openapi.json"),
+    openapi="Accounts, passwords and tokens.",
     extensions=[register_tokens, outbox.report_backlog],
     startup=[ensure_admin],
     # user-worker publishes user.registered; the API itself never touches RabbitMQ.
