@@ -151,7 +151,7 @@ def endpoint(
     body: type[BaseModel] | None = None,
     query: type[BaseModel] | None = None,
     headers: type[BaseModel] | None = None,
-    responses: Responses,
+    responses: Responses | None = None,
 ) -> Callable[[View], View]:
     """Validate what the view reads and pass it as body=, query= and headers=; record it
     all, and the responses (status -> model, or the description of an error or empty
@@ -169,7 +169,8 @@ def endpoint(
                 kwargs["body"] = validated(body, json_body())
             return view(*args, **kwargs)
 
-        wrapper.openapi = {"body": body, "query": query, "headers": headers, "responses": responses}
+        declared = {"body": body, "query": query, "headers": headers, "responses": responses or {}}
+        wrapper.openapi = declared
         return wrapper
 
     return decorate

@@ -17,7 +17,7 @@ service = Service(
     config=Config,
     blueprints=[products, internal],
     migrations=[Path(__file__).parent / "migrations"],
-    openapi=Path(__file__).with_name("openapi.json"),
+    openapi="The catalog. Reads are public; writes need an admin access token.",
     # Redis only caches: readiness depends on the database alone (the skeleton's check).
     extensions=[register_cache],
     jobs=[Job("release-stale-reservations", 60, release_stale_reservations)],
