@@ -75,8 +75,8 @@ class Patch(Body):
         return self
 
 
-class Query(BaseModel):
-    """Query parameters: the ones named, from their text; others are ignored."""
+class Parameters(BaseModel):
+    """Query parameters or headers: the ones named, each from its text; others are ignored."""
 
     model_config = ConfigDict(extra="ignore", strict=True)
 
@@ -142,7 +142,7 @@ LoginEmail = Annotated[
 Trimmed = AfterValidator(str.strip)
 
 
-class Page(Query):
+class Page(Parameters):
     """A page of a list: limit entries from offset on."""
 
     limit: Annotated[

@@ -161,12 +161,12 @@ def endpoint(
     def decorate(view: View) -> View:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if headers is not None:
-                kwargs["headers"] = _parameters(headers, request.headers)
-            if query is not None:
-                kwargs["query"] = _parameters(query, request.args)
             if body is not None:
                 kwargs["body"] = validated(body, json_body())
+            if query is not None:
+                kwargs["query"] = _parameters(query, request.args)
+            if headers is not None:
+                kwargs["headers"] = _parameters(headers, request.headers)
             return view(*args, **kwargs)
 
         declared = {"body": body, "query": query, "headers": headers, "responses": responses or {}}
@@ -217,7 +217,8 @@ def _parameters(model: type[M], given: Mapping[str, str]) -> M:
         return model.model_validate({name: given[name] for name in names if name in given})
     except ValidationError as error:
         found = error.errors(include_url=False, include_input=False)[0]
-        message = f"{_name(found['loc'])} is not valid: {found['msg']}"
+        problem = MESSAGES.get(found["type"], found["msg"])
+        message = f"{_name(found['loc'])} is not valid: {problem}"
         raise ApiError(400, "bad_request", message) from None
 
 

@@ -18,7 +18,7 @@ service = Service(
     # Named through the module: `order_service.orders` is the module of placing and cancelling.
     blueprints=[routes.orders],
     migrations=[Path(__file__).parent / "migrations", outbox.MIGRATIONS],
-    openapi=Path(__file__).with_name("openapi.json"),
+    openapi="Orders placed against product-service's stock. Every route needs an access token.",
     # product-service being down is answered per request (503); it does not make us unready.
     extensions=[register_products, outbox.report_backlog],
     # order-worker also publishes the outbox's order.* events (flotilla.relay).
