@@ -145,10 +145,11 @@ Trimmed = AfterValidator(str.strip)
 class Page(Parameters):
     """A page of a list: limit entries from offset on."""
 
+    # The bounds go before QueryInt: the schema after a validator would not show them.
     limit: Annotated[
         int,
-        QueryInt,
         Field(ge=1, le=BIGINT_MAX, description="Over 100 counts as 100"),
+        QueryInt,
         AfterValidator(lambda limit: min(limit, 100)),
     ] = 20
-    offset: Annotated[int, QueryInt, Field(ge=0, le=BIGINT_MAX)] = 0
+    offset: Annotated[int, Field(ge=0, le=BIGINT_MAX), QueryInt] = 0

@@ -26,7 +26,11 @@ service = Service(
     config=Config,
     blueprints=[notifications],
     migrations=[Path(__file__).parent / "migrations", consumer.MIGRATIONS],
-    openapi=Path(__file__).with_name("openapi.json"),
+    openapi=(
+        "What each user was told: one notification per event (a welcome, an order's "
+        "confirmation, cancellation or failure), each also mailed. Every route needs an "
+        "access token."
+    ),
     checks=broker_readiness,
     jobs=[
         Job("send-mail", 2, send_queued_mail),
