@@ -17,7 +17,7 @@ from flotilla.auth import TokenSettings, TokenVerifier, init_tokens
 from flotilla.config import ConfigError, Env, database_url, internal_api_token
 from flotilla.db import Database, migrate
 from flotilla.health import Check, register_health
-from flotilla.openapi import load_document, register_openapi
+from flotilla.openapi import register_openapi
 
 if TYPE_CHECKING:  # pika is only in the images of services that use RabbitMQ
     from flotilla.consumer import Consumer
@@ -97,8 +97,7 @@ class Service:
     config: type[ServiceConfig]
     blueprints: Sequence[Blueprint]
     migrations: Sequence[Path] = ()
-    # The service's OpenAPI document: a file of it, or the description of the generated one.
-    openapi: Path | str | None = None
+    openapi: str | None = None  # the description of its OpenAPI document; None: no document
     extensions: Sequence[Extension] = ()
     checks: Callable[[Flask], Mapping[str, Check]] | None = None
     startup: Sequence[StartupTask] = ()
@@ -120,9 +119,7 @@ class Service:
             extend(app, config)
         for blueprint in self.blueprints:
             app.register_blueprint(blueprint)
-        if isinstance(self.openapi, Path):
-            register_openapi(app, load_document(self.openapi))
-        elif self.openapi:
+        if self.openapi:
             register_openapi(app, title=self.name, description=self.openapi)
         register_health(app, {**checks, **(self.checks(app) if self.checks else {})})
         return app
