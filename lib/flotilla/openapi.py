@@ -111,9 +111,8 @@ def build_document(app: Flask, *, title: str, description: str) -> dict:
 
 def _models(view: Callable) -> Iterator[tuple[str, type[BaseModel]]]:
     declared = declaration(view)
-    for key in ("body", "query", "headers"):
-        if declared.get(key):
-            yield key, declared[key]
+    if declared.get("body"):  # query parameters and headers are written out in place
+        yield "body", declared["body"]
     for answer in declared.get("responses", {}).values():
         if not isinstance(answer, str):
             yield "responses", answer

@@ -52,8 +52,11 @@ def _document_patch(schema: dict[str, Any], model: type["Patch"]) -> None:
     for field in schema["properties"].values():
         field.pop("default", None)  # a field is left out, never null
     schema["minProperties"] = 1
-    if model.requires:
-        schema["dependentRequired"] = {name: [need] for name, need in model.requires.items()}
+    if model.requires:  # "without name, or with needed": dependentRequired for more tools
+        schema["allOf"] = [
+            {"anyOf": [{"not": {"required": [name]}}, {"required": [needed]}]}
+            for name, needed in model.requires.items()
+        ]
 
 
 class Patch(Body):
