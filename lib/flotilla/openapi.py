@@ -86,7 +86,7 @@ def register_openapi(app: Flask, *, title: str, description: str) -> None:
 
 def build_document(app: Flask, *, title: str, description: str) -> dict:
     """Return the OpenAPI 3.1 document of the app's routes under /api/."""
-    operations = [(method, path, rule, view) for method, path, rule, view in routes(app, "/api/")]
+    operations = list(routes(app, "/api/"))
     models = {
         (model, "serialization" if key == "responses" else "validation")
         for *_, view in operations
