@@ -209,6 +209,7 @@ def require_user(view: Callable) -> Callable:
         authenticate()
         return view(*args, **kwargs)
 
+    wrapper.caller = "user"  # flotilla.openapi documents who may call it
     return wrapper
 
 
@@ -221,4 +222,5 @@ def require_admin(view: Callable) -> Callable:
             raise ApiError(403, "forbidden", "Admins only")
         return view(*args, **kwargs)
 
+    wrapper.caller = "admin"
     return wrapper

@@ -8,7 +8,7 @@ from flotilla import auth, consumer, health
 from flotilla.app import create_base_app
 from flotilla.auth import TokenVerifier
 from flotilla.db import Database
-from flotilla.openapi import load_document, register_openapi
+from flotilla.openapi import register_openapi
 from notification_service.config import Config
 from notification_service.routes import notifications
 
@@ -24,7 +24,13 @@ def create_app(config: Config | None = None) -> Flask:
     db.init_app(app)
     auth.init_app(app, TokenVerifier(config.tokens))
     app.register_blueprint(notifications)
-    register_openapi(app, load_document(Path(__file__).with_name("openapi.json")))
+    register_openapi(
+        app,
+        title="notification-service",
+        description="What each user was told: one notification per event (a welcome, an order's "
+        "confirmation, cancellation or failure), each also mailed. Every route needs an "
+        "access token.",
+    )
     # RabbitMQ next to the database: this service exists for the events it delivers.
     health.init_app(app, {"database": db.ping, "rabbitmq": consumer.broker_check(config.broker)})
     return app

@@ -3,12 +3,14 @@ its document gives a request is where the endpoint draws it."""
 
 import pytest
 
-from flotilla.openapi import request_views
-from flotilla_testing.openapi import *  # noqa: F403
-from flotilla_testing.openapi import bound_cases, check_bound
+from flotilla_testing.openapi import DocumentChecks, bound_cases, check_bound, request_views
 from notification_service import routes
 
 VIEWS = {"GET /api/notifications": routes.list_notifications}
+
+
+class TestDocument(DocumentChecks):
+    """The checks every service's document passes (flotilla_testing.openapi)."""
 
 
 def test_the_table_holds_every_operation_that_reads_a_request(app):

@@ -8,11 +8,10 @@ or the worker's recovery), so a repeat always ends up with the order's final out
 import hashlib
 import json
 import logging
-import re
 import uuid
 from dataclasses import dataclass
 
-from flask import Response, request
+from flask import Response
 from psycopg2.extras import RealDictCursor
 
 from flotilla.errors import ApiError
@@ -20,9 +19,7 @@ from order_service import repository
 
 log = logging.getLogger(__name__)
 
-HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
-KEY = re.compile(r"[\x21-\x7e]{1,255}")  # visible ASCII: what a header can carry unchanged
 # Longer than any request can run: a key whose request died is taken over after this, unless
 # the recovery has settled its order (and stored the answer) first, which it does far sooner.
 LEASE_SECONDS = 120
@@ -39,16 +36,6 @@ class Claim:
 def new_claim() -> Claim:
     """Return a claim for a request without a key: a fresh reservation id."""
     return Claim(f"order-{uuid.uuid4().hex}", fresh=True)
-
-
-def requested_key() -> str | None:
-    """Return the request's Idempotency-Key, None without one, or raise 400 when it is bad."""
-    key = request.headers.get(HEADER)
-    if key is None:
-        return None
-    if not KEY.fullmatch(key):
-        raise ApiError(400, "bad_request", f"{HEADER} must be 1-255 visible ASCII characters")
-    return key
 
 
 def body_hash(data: object) -> str:

@@ -3,10 +3,8 @@ document gives a request is where the endpoint draws it."""
 
 import pytest
 
-from flotilla.openapi import request_views
-from flotilla_testing.openapi import *  # noqa: F403
-from flotilla_testing.openapi import bound_cases, check_bound
-from order_service import routes
+from flotilla_testing.openapi import DocumentChecks, bound_cases, check_bound, request_views
+from order_service import routes, schemas
 
 # Every operation that reads a request: its view, and the answer to a valid request.
 OPERATIONS = {
@@ -16,6 +14,10 @@ OPERATIONS = {
 VIEWS = {operation: view for operation, (view, _) in OPERATIONS.items()}
 
 
+class TestDocument(DocumentChecks):
+    """The checks every service's document passes (flotilla_testing.openapi)."""
+
+
 def test_the_table_holds_every_operation_that_reads_a_request(app):
     assert request_views(app) == VIEWS
 
@@ -23,7 +25,7 @@ def test_the_table_holds_every_operation_that_reads_a_request(app):
 @pytest.fixture(scope="session")
 def product_ids(catalog) -> list[int]:
     """As many products as an order may have lines, each with stock for any quantity."""
-    return [catalog.create(stock=10**6)["id"] for _ in range(routes.MAX_LINES)]
+    return [catalog.create(stock=10**6)["id"] for _ in range(schemas.MAX_LINES)]
 
 
 def _lines(product_ids: list[int], count: int) -> list[dict]:

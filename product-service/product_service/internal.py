@@ -8,16 +8,12 @@ from flask import Blueprint, Response, jsonify
 from flotilla.db import get_db
 from flotilla.errors import ApiError
 from flotilla.internal import require_service
-from flotilla.validation import BIGINT_MAX, Field, accepts
+from flotilla.validation import endpoint
 from product_service import inventory
 from product_service.cache import product_cache
+from product_service.schemas import Reservation
 
 RESERVATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
-LINE = {"product_id": Field(int, min=1, max=BIGINT_MAX), "quantity": Field(int, min=1, max=1000)}
-RESERVE = {
-    "reservation_id": Field(str, pattern=RESERVATION_ID),
-    "items": Field(list, items=LINE, min=1, max=50, unique="product_id"),
-}
 
 internal = Blueprint("internal", __name__, url_prefix="/internal")
 
@@ -30,11 +26,14 @@ def _reservation_id(value: str) -> str:
 
 @internal.post("/reservations")
 @require_service
-@accepts(RESERVE)
-def reserve(data: dict) -> tuple[Response, int]:
+@endpoint(body=Reservation)
+def reserve(body: Reservation) -> tuple[Response, int]:
     """Take the stock of every line or none, final at once; a repeat returns the first result."""
     reservation, created = inventory.reserve(
-        get_db(), product_cache(), reservation_id=data["reservation_id"], lines=data["items"]
+        get_db(),
+        product_cache(),
+        reservation_id=body.reservation_id,
+        lines=[line.model_dump() for line in body.items],
     )
     return jsonify(reservation), 201 if created else 200
 

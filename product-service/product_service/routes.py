@@ -1,41 +1,19 @@
 """Public HTTP endpoints of product-service: the catalog."""
 
-import re
-
 from flask import Blueprint, Response, current_app, jsonify
 
 from flotilla.auth import require_admin
 from flotilla.db import get_db
 from flotilla.errors import ApiError, found
-from flotilla.validation import NOT_BLANK, PAGE, Field, Query, accepts, query
+from flotilla.validation import endpoint
 from product_service import repository
 from product_service.cache import product_cache
-
-# Bounds that keep any order total (50 lines x 1000 units) far inside a BIGINT.
-MAX_PRICE_CENTS = 10**12
-MAX_STOCK = 10**9
-MAX_QUERY_CHARS = 200
-# PostgreSQL text cannot hold NUL; refusing it here makes it a 422, not a 500.
-NO_NUL = re.compile(r"[^\x00]*")
-
-NAME = Field(
-    str, min=1, max=200, pattern=NOT_BLANK, normalize=str.strip, doc="Checked as sent, then trimmed"
-)
-DESCRIPTION = Field(str, required=False, max=5000, pattern=NO_NUL)
-PRICE = Field(int, min=0, max=MAX_PRICE_CENTS)
-STOCK = Field(int, min=0, max=MAX_STOCK)
-CREATE = {
-    "sku": Field(str, min=1, max=64, pattern=re.compile(r"[A-Za-z0-9._-]+")),
-    "name": NAME,
-    "description": DESCRIPTION,
-    "price_cents": PRICE,
-    "stock": STOCK,
-}
-UPDATE = {"name": NAME, "description": DESCRIPTION, "price_cents": PRICE, "stock": STOCK}
-SEARCH = Query(
-    "q",
-    Field(str, max=MAX_QUERY_CHARS, doc="Case-insensitive substring of the name"),
-    default="",
+from product_service.schemas import (
+    NewProduct,
+    Product,
+    ProductChanges,
+    ProductPage,
+    ProductSearch,
 )
 
 products = Blueprint("products", __name__, url_prefix="/api/products")
@@ -57,10 +35,11 @@ def _name_pattern(q: str) -> str | None:
 
 
 @products.get("")
-@query(*PAGE, SEARCH)
-def list_products(limit: int, offset: int, q: str) -> Response:
+@endpoint(query=ProductSearch, responses={200: ProductPage})
+def list_products(query: ProductSearch) -> Response:
     """Return a page of the catalog, optionally filtered by name."""
-    pattern = _name_pattern(q)
+    limit, offset = query.limit, query.offset
+    pattern = _name_pattern(query.q)
     with get_db().transaction() as cursor:
         items = repository.list_products(cursor, limit=limit, offset=offset, name_pattern=pattern)
         total = repository.count_products(cursor, name_pattern=pattern)
@@ -68,6 +47,7 @@ def list_products(limit: int, offset: int, q: str) -> Response:
 
 
 @products.get("/<int:product_id>")
+@endpoint(responses={200: Product, 404: "No such product"})
 def get_product(product_id: int) -> Response:
     """Return one product, from the cache when it holds it."""
     cached, version = product_cache().get(product_id)
@@ -85,36 +65,36 @@ def _existing(product_id: int) -> dict:
 
 @products.post("")
 @require_admin
-@accepts(CREATE)
-def create_product(data: dict) -> tuple[Response, int]:
+@endpoint(body=NewProduct, responses={201: Product, 409: "A product with this SKU exists"})
+def create_product(body: NewProduct) -> tuple[Response, int]:
     """Add a product to the catalog."""
     with get_db().transaction() as cursor:
         product = repository.insert_product(
             cursor,
-            sku=data["sku"],
-            name=data["name"],
-            description=data.get("description", ""),
-            price_cents=data["price_cents"],
-            stock=data["stock"],
+            sku=body.sku,
+            name=body.name,
+            description=body.description,
+            price_cents=body.price_cents,
+            stock=body.stock,
         )
     if product is None:
-        raise ApiError(409, "conflict", f"A product with SKU {data['sku']} exists already")
+        raise ApiError(409, "conflict", f"A product with SKU {body.sku} exists already")
     return jsonify(product), 201
 
 
 @products.patch("/<int:product_id>")
 @require_admin
-@accepts(UPDATE, partial=True)
-def update_product(product_id: int, data: dict) -> Response:
+@endpoint(body=ProductChanges, responses={200: Product, 404: "No such product"})
+def update_product(product_id: int, body: ProductChanges) -> Response:
     """Change a product's name, description, price or stock."""
     with get_db().transaction() as cursor:
         product = repository.update_product(
             cursor,
             product_id=product_id,
-            name=data.get("name"),
-            description=data.get("description"),
-            price_cents=data.get("price_cents"),
-            stock=data.get("stock"),
+            name=body.name,
+            description=body.description,
+            price_cents=body.price_cents,
+            stock=body.stock,
         )
     found(product, "Product")
     product_cache().invalidate(product_id)
@@ -123,6 +103,7 @@ def update_product(product_id: int, data: dict) -> Response:
 
 @products.delete("/<int:product_id>")
 @require_admin
+@endpoint(responses={204: "Deleted", 404: "No such product"})
 def delete_product(product_id: int) -> tuple[str, int]:
     """Remove a product from the catalog."""
     with get_db().transaction() as cursor:

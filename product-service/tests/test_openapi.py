@@ -3,9 +3,7 @@ document gives a request is where the endpoint draws it."""
 
 import pytest
 
-from flotilla.openapi import request_views
-from flotilla_testing.openapi import *  # noqa: F403
-from flotilla_testing.openapi import bound_cases, check_bound
+from flotilla_testing.openapi import DocumentChecks, bound_cases, check_bound, request_views
 from product_service import routes
 
 # Every operation that reads a request: its view, a valid request and the answer to it.
@@ -19,6 +17,10 @@ OPERATIONS = {
     "PATCH /api/products/{product_id}": (routes.update_product, {"name": "Probe"}, 200),
 }
 VIEWS = {operation: view for operation, (view, *_) in OPERATIONS.items()}
+
+
+class TestDocument(DocumentChecks):
+    """The checks every service's document passes (flotilla_testing.openapi)."""
 
 
 def test_the_table_holds_every_operation_that_reads_a_request(app):

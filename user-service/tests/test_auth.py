@@ -92,6 +92,15 @@ def test_register_rejects_invalid_fields_with_422(client, db, change, field):
         assert cursor.fetchone()["n"] == 0
 
 
+@pytest.mark.parametrize(
+    "name", ["Ada\nLovelace", "Ada\tL", "Ada\u2028L", "Ada\u2029", "A\x85da", "\x1bAda"]
+)
+def test_a_name_is_one_line_without_control_characters(client, name):
+    response = client.post("/api/auth/register", json={**VALID, "name": name})
+    assert response.status_code == 422
+    assert "name" in response.json["error"]["fields"]
+
+
 @pytest.mark.parametrize("missing", ["email", "password", "name"])
 def test_register_requires_every_field(client, missing):
     body = {key: value for key, value in VALID.items() if key != missing}

@@ -7,7 +7,7 @@ from flask import Flask
 from flotilla import health, outbox
 from flotilla.app import create_base_app
 from flotilla.db import Database
-from flotilla.openapi import load_document, register_openapi
+from flotilla.openapi import register_openapi
 from user_service import tokens
 from user_service.config import Config
 from user_service.routes import auth, keys, users
@@ -28,6 +28,10 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(auth)
     app.register_blueprint(users)
     app.register_blueprint(keys)
-    register_openapi(app, load_document(Path(__file__).with_name("openapi.json")))
+    register_openapi(
+        app,
+        title="user-service",
+        description="Accounts, passwords and tokens.",
+    )
     health.init_app(app, {"database": db.ping})
     return app

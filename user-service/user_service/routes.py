@@ -9,44 +9,12 @@ from flotilla.auth import require_user
 from flotilla.db import get_db
 from flotilla.errors import ApiError, found
 from flotilla.outbox import add_event
-from flotilla.validation import EMAIL, NOT_BLANK, Field, accepts
+from flotilla.validation import endpoint
 from user_service import repository
 from user_service.config import settings
 from user_service.passwords import hash_password, needs_rehash, verify_password
+from user_service.schemas import ChangeMe, Login, RefreshToken, Register, TokenPair, User
 from user_service.tokens import new_refresh_token, refresh_token_hash, signer
-
-
-def _email(value: str) -> str:
-    return value.strip().lower()
-
-
-EMAIL_FIELD = Field(
-    str,
-    max=254,
-    pattern=EMAIL,
-    normalize=_email,
-    doc="Checked as sent, then trimmed and lower-cased",
-)
-PASSWORD_FIELD = Field(str, min=8, max=128)
-NAME_FIELD = Field(
-    str, min=1, max=100, pattern=NOT_BLANK, normalize=str.strip, doc="Checked as sent, then trimmed"
-)
-
-REGISTER = {"email": EMAIL_FIELD, "password": PASSWORD_FIELD, "name": NAME_FIELD}
-# Login checks only the shape: any content mismatch is the same 401.
-LOGIN = {
-    "email": Field(str, max=254, normalize=_email, doc=EMAIL_FIELD.doc),
-    "password": Field(str, max=1024),
-}
-REFRESH = {"refresh_token": Field(str, min=1, max=1024)}
-PATCH_ME = {
-    "name": NAME_FIELD,
-    "password": PASSWORD_FIELD,
-    # Checked like a login: any content mismatch is the same 403.
-    "current_password": Field(
-        str, max=1024, doc="Required to change the password; checked whenever given"
-    ),
-}
 
 auth = Blueprint("auth", __name__, url_prefix="/api/auth")
 users = Blueprint("users", __name__, url_prefix="/api/users")
@@ -82,13 +50,13 @@ def _token_pair(cursor, *, user_id: int, role: str, family: str) -> dict:
 
 
 @auth.post("/register")
-@accepts(REGISTER)
-def register(data: dict) -> tuple[Response, int]:
+@endpoint(body=Register, responses={201: User, 409: "An account with this email exists already"})
+def register(body: Register) -> tuple[Response, int]:
     """Create a customer account."""
-    password_hash = hash_password(data["password"])
+    password_hash = hash_password(body.password)
     with get_db().transaction() as cursor:
         user = repository.insert_user(
-            cursor, email=data["email"], name=data["name"], password_hash=password_hash
+            cursor, email=body.email, name=body.name, password_hash=password_hash
         )
         if user:
             # In the user's transaction: the event exists exactly when the account does.
@@ -103,18 +71,18 @@ def register(data: dict) -> tuple[Response, int]:
 
 
 @auth.post("/login")
-@accepts(LOGIN)
-def login(data: dict) -> Response:
+@endpoint(body=Login, responses={200: TokenPair, 401: "Email or password is incorrect"})
+def login(body: Login) -> Response:
     """Exchange email and password for an access and a refresh token."""
     with get_db().transaction() as cursor:
-        found = repository.get_credentials(cursor, email=data["email"])
+        found = repository.get_credentials(cursor, email=body.email)
     # Unknown emails are checked against a dummy hash: same answer, similar time.
-    if not verify_password(found and found["password_hash"], data["password"]):
+    if not verify_password(found and found["password_hash"], body.password):
         raise ApiError(401, "unauthorized", BAD_LOGIN)
     with get_db().transaction() as cursor:
         if needs_rehash(found["password_hash"]):
             repository.set_password_hash(
-                cursor, user_id=found["id"], password_hash=hash_password(data["password"])
+                cursor, user_id=found["id"], password_hash=hash_password(body.password)
             )
         pair = _token_pair(
             cursor, user_id=found["id"], role=found["role"], family=str(uuid.uuid4())
@@ -123,10 +91,10 @@ def login(data: dict) -> Response:
 
 
 @auth.post("/refresh")
-@accepts(REFRESH)
-def refresh(data: dict) -> Response:
+@endpoint(body=RefreshToken, responses={200: TokenPair, 401: "Invalid, expired or used already"})
+def refresh(body: RefreshToken) -> Response:
     """Rotate a refresh token: the old one stops working, a new pair is returned."""
-    token_hash = refresh_token_hash(data["refresh_token"])
+    token_hash = refresh_token_hash(body.refresh_token)
     with get_db().transaction() as cursor:
         revoked = repository.revoke_refresh_token(cursor, token_hash=token_hash)
         user = revoked and repository.get_user(cursor, user_id=revoked["user_id"])
@@ -141,34 +109,34 @@ def refresh(data: dict) -> Response:
 
 
 @auth.post("/logout")
-@accepts(REFRESH)
-def logout(data: dict) -> tuple[str, int]:
+@endpoint(body=RefreshToken, responses={204: "Logged out; also for an unknown or revoked token"})
+def logout(body: RefreshToken) -> tuple[str, int]:
     """End a session: the refresh token and every token rotated from it stop working."""
     with get_db().transaction() as cursor:
-        repository.revoke_family_of(cursor, token_hash=refresh_token_hash(data["refresh_token"]))
+        repository.revoke_family_of(cursor, token_hash=refresh_token_hash(body.refresh_token))
     # Unknown and already revoked tokens get the same answer: there is nothing to tell.
     return "", 204
 
 
 @users.get("/me")
 @require_user
-def me() -> Response:
+@endpoint(responses={200: User})
+def get_me() -> Response:
     """Return the caller's account."""
     return jsonify(_existing_user(g.user["id"]))
 
 
 @users.patch("/me")
 @require_user
-# A stolen access token lives minutes; it must not buy the account for good.
-@accepts(PATCH_ME, partial=True, requires={"password": "current_password"})
-def patch_me(data: dict) -> Response:
+@endpoint(body=ChangeMe, responses={200: User, 403: "The current password is incorrect"})
+def patch_me(body: ChangeMe) -> Response:
     """Change the caller's name and/or password; the password only with the current one."""
-    if "current_password" in data:
-        _check_current_password(g.user["id"], data["current_password"])
-    password_hash = hash_password(data["password"]) if "password" in data else None
+    if body.current_password is not None:
+        _check_current_password(g.user["id"], body.current_password)
+    password_hash = hash_password(body.password) if body.password is not None else None
     with get_db().transaction() as cursor:
         user = repository.update_user(
-            cursor, user_id=g.user["id"], name=data.get("name"), password_hash=password_hash
+            cursor, user_id=g.user["id"], name=body.name, password_hash=password_hash
         )
         if password_hash:
             # A new password ends every session that the old one started.
@@ -178,6 +146,7 @@ def patch_me(data: dict) -> Response:
 
 @users.get("/<int:user_id>")
 @require_user
+@endpoint(responses={200: User, 404: "No such user, or not the caller (unless an admin)"})
 def get_user(user_id: int) -> Response:
     """Return a user to an admin or to that user; everyone else sees 404."""
     if g.user["role"] != "admin" and g.user["id"] != user_id:

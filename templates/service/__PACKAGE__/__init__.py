@@ -8,7 +8,7 @@ from flotilla import auth, health
 from flotilla.app import create_base_app
 from flotilla.auth import TokenVerifier
 from flotilla.db import Database
-from flotilla.openapi import load_document, register_openapi
+from flotilla.openapi import register_openapi
 from __PACKAGE__ import routes
 from __PACKAGE__.config import Config
 
@@ -24,6 +24,6 @@ def create_app(config: Config | None = None) -> Flask:
     db.init_app(app)
     auth.init_app(app, TokenVerifier(config.tokens))
     app.register_blueprint(routes.entries)
-    register_openapi(app, load_document(Path(__file__).with_name("openapi.json")))
+    register_openapi(app, title="__SERVICE__", description="Its entries: say here what it does.")
     health.init_app(app, {"database": db.ping})
     return app

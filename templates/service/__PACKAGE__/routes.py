@@ -5,35 +5,36 @@ from flask import Blueprint, Response, jsonify
 from flotilla.auth import require_user
 from flotilla.db import get_db
 from flotilla.errors import ApiError
-from flotilla.validation import NOT_BLANK, PAGE, Field, accepts, query
+from flotilla.schemas import Page
+from flotilla.validation import endpoint
 from __PACKAGE__ import repository
-
-ENTRY = {"name": Field(str, min=1, max=200, pattern=NOT_BLANK, normalize=str.strip)}
+from __PACKAGE__.schemas import Entry, EntryPage, NewEntry
 
 entries = Blueprint("entries", __name__, url_prefix="__PREFIX__")
 
 
 @entries.get("")
-@query(*PAGE)
-def list_entries(limit: int, offset: int) -> Response:
+@endpoint(query=Page, responses={200: EntryPage})
+def list_entries(query: Page) -> Response:
     """Return a page of the entries, newest first."""
     with get_db().transaction() as cursor:
-        items = repository.list_entries(cursor, limit=limit, offset=offset)
+        items = repository.list_entries(cursor, limit=query.limit, offset=query.offset)
         total = repository.count_entries(cursor)
-    return jsonify(items=items, total=total, limit=limit, offset=offset)
+    return jsonify(items=items, total=total, limit=query.limit, offset=query.offset)
 
 
 @entries.post("")
 @require_user
-@accepts(ENTRY)
-def create_entry(data: dict) -> tuple[Response, int]:
+@endpoint(body=NewEntry, responses={201: Entry})
+def create_entry(body: NewEntry) -> tuple[Response, int]:
     """Add an entry."""
     with get_db().transaction() as cursor:
-        entry = repository.insert_entry(cursor, name=data["name"])
+        entry = repository.insert_entry(cursor, name=body.name)
     return jsonify(entry), 201
 
 
 @entries.get("/<int:entry_id>")
+@endpoint(responses={200: Entry, 404: "No such entry"})
 def get_entry(entry_id: int) -> Response:
     """Return one entry."""
     with get_db().transaction() as cursor:
