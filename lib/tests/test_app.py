@@ -10,6 +10,7 @@ import pytest
 from flask import Flask
 
 from flotilla import health
+from flotilla.app import create_base_app
 from flotilla.db import Database, migrate
 from flotilla.metrics import UNMATCHED_ROUTE
 from flotilla.worker import Job, run_job
@@ -30,7 +31,7 @@ def client(app: Flask):
 
 
 def test_readyz_names_the_failing_check(db_url):
-    app = probe.create_app()
+    app = create_base_app(__name__, service="probe")
     unreachable = Database(db_url.replace("@postgres:", "@127.0.0.1:1"))
     ready = Database(db_url)
     health.init_app(app, {"database": unreachable.ping, "other": ready.ping})
