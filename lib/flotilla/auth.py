@@ -67,7 +67,7 @@ def jwks_keys(document: dict) -> dict[str, Any]:
 
 def fetch_jwks(url: str, timeout: float = 3.0) -> KeySource:
     """Return a key source that downloads a JWKS document."""
-    # The service client bounds the name lookup too: with user-service stopped, Docker's
+    # The service client bounds the name lookup too: with the signing service stopped, Docker's
     # DNS can take ~10 s to say so, and a token check must not wait that long.
     client = ServiceClient(url, name="jwks", connect_timeout=timeout, read_timeout=timeout)
 
