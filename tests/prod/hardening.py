@@ -1,7 +1,7 @@
 """Every production container as docker inspect sees it (scripts/test-prod, test-swarm).
 
 python hardening.py DIR SECRETS_DIR: DIR holds inspect.json (`docker inspect` of the
-containers), top-<id>.txt (`docker top <id> -eo pid,uid`) and history-<image id>.txt (`docker
+containers), top-<id>.txt (`docker top <id> -eo pid,uid,args`) and history-<image id>.txt (`docker
 history --no-trunc` of each image). Prints one line per container; exits non-zero with
 every broken rule listed. Standard library only.
 """
@@ -17,6 +17,12 @@ ROOT_ENTRYPOINT = {"postgres": {"CHOWN", "DAC_READ_SEARCH", "FOWNER", "SETGID", 
 GRACEFUL_TIMEOUT = 20  # gunicorn's (flotilla.gunicorn_conf): Docker must wait longer
 SECRET_NAME = re.compile(r"PASSWORD|TOKEN|SECRET|PRIVATE_KEY|SMTP_URL", re.IGNORECASE)
 MIN_SECRET_LENGTH = 12  # shorter pieces (a PEM's "-----") would match innocent text
+
+
+def uid_and_args(line: str) -> tuple[str, str]:
+    """Split a `docker top -eo pid,uid,args` line into its uid and command line."""
+    _, uid, *args = line.split(None, 2)
+    return uid, (args[0].strip() if args else "")
 
 
 def secret_values(folder: Path) -> set[str]:
@@ -46,7 +52,10 @@ def problems_of(container: dict, folder: Path, secrets: set[str], swarm: bool) -
             found.append(what)
 
     top = (folder / f"top-{container['Id']}.txt").read_text().splitlines()[1:]
-    uids = [line.split()[1] for line in top]
+    # Docker runs a healthcheck as the container's user: for the one root entrypoint that is
+    # root, for the moment the check takes. It is Docker's process, not the container's.
+    health = " ".join(((config.get("Healthcheck") or {}).get("Test") or [""])[1:])
+    uids = [uid for uid, args in map(uid_and_args, top) if args != health]
     rule(bool(uids) and "0" not in uids, f"a process runs as root (uids {uids})")
     if service not in ROOT_ENTRYPOINT:
         rule(config["User"] not in {"", "root", "0"}, "no unprivileged user")
