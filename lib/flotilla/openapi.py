@@ -4,6 +4,7 @@ it reads and answers with, its summary (the docstring) and who may call it."""
 
 import re
 from collections.abc import Callable, Iterator
+from functools import cache
 from typing import Any
 
 from flask import Flask, Response, jsonify
@@ -75,13 +76,17 @@ class _Schema(GenerateJsonSchema):
 def register_openapi(app: Flask, *, title: str, description: str) -> None:
     """Serve the document of the app's routes at /openapi.json (internal: not routed).
 
-    Call it after the blueprints are registered.
+    Call it after the blueprints are registered. The document is built at its first request,
+    once per process: not in every worker, CLI command and test app that never serves it.
     """
-    document = build_document(app, title=title, description=description)
+
+    @cache
+    def document() -> dict:
+        return build_document(app, title=title, description=description)
 
     @app.get("/openapi.json")
     def openapi() -> Response:
-        return jsonify(document)
+        return jsonify(document())
 
 
 def build_document(app: Flask, *, title: str, description: str) -> dict:

@@ -145,6 +145,14 @@ LoginEmail = Annotated[
 Trimmed = AfterValidator(str.strip)
 
 
+class Paged(BaseModel):
+    """What every page of a list answers beside its items (a subclass adds `items`)."""
+
+    total: int
+    limit: int
+    offset: int
+
+
 class Page(Parameters):
     """A page of a list: limit entries from offset on."""
 

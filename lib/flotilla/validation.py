@@ -59,6 +59,9 @@ def endpoint(
     all, and the responses (status -> model, or the description of an error or empty
     answer), for flotilla.openapi."""
 
+    # The names each parameter model reads, found once, not on every request.
+    query_names, header_names = _names(query), _names(headers)
+
     # Goes below @require_user & co., so that only authenticated callers' requests are read.
     def decorate(view: View) -> View:
         @wraps(view)
@@ -66,9 +69,9 @@ def endpoint(
             if body is not None:
                 kwargs["body"] = validated(body, json_body())
             if query is not None:
-                kwargs["query"] = _parameters(query, request.args)
+                kwargs["query"] = _parameters(query, query_names, request.args)
             if headers is not None:
-                kwargs["headers"] = _parameters(headers, request.headers)
+                kwargs["headers"] = _parameters(headers, header_names, request.headers)
             return view(*args, **kwargs)
 
         declared = {"body": body, "query": query, "headers": headers, "responses": responses or {}}
@@ -112,9 +115,14 @@ def _unstorable(data: Any, where: tuple = ()) -> Iterator[tuple[str, str]]:
             yield from _unstorable(value, (*where, index))
 
 
-def _parameters(model: type[M], given: Mapping[str, str]) -> M:
+def _names(model: type[BaseModel] | None) -> list[str]:
+    """Return the query parameters or headers a model reads: its fields, by alias if any."""
+    fields = model.model_fields.items() if model else ()
+    return [field.alias or name for name, field in fields]
+
+
+def _parameters(model: type[M], names: list[str], given: Mapping[str, str]) -> M:
     """Return the model of the query parameters or headers it names; 400 when one is bad."""
-    names = [field.alias or name for name, field in model.model_fields.items()]
     try:
         return model.model_validate({name: given[name] for name in names if name in given})
     except ValidationError as error:

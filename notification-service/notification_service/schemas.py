@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from flotilla.schemas import EMAIL, Cents, Id
+from flotilla.schemas import EMAIL, Cents, Id, Paged
 
 MAX_LINES = 1000
 Text = Annotated[str, Field(min_length=1, max_length=1000)]
@@ -65,10 +65,7 @@ class Notification(BaseModel):
     )
 
 
-class NotificationPage(BaseModel):
+class NotificationPage(Paged):
     """A page of the caller's notifications."""
 
     items: list[Notification]
-    total: int
-    limit: int
-    offset: int

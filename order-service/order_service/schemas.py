@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from flotilla.schemas import Body, Id, Parameters, UniqueBy, pattern
+from flotilla.schemas import Body, Id, Paged, Parameters, UniqueBy, pattern
 
 MAX_LINES = 50
 Quantity = Annotated[int, Field(ge=1, le=1000)]
@@ -64,10 +64,7 @@ class Order(BaseModel):
     created_at: datetime
 
 
-class OrderPage(BaseModel):
+class OrderPage(Paged):
     """A page of the caller's orders."""
 
     items: list[Order]
-    total: int
-    limit: int
-    offset: int

@@ -11,6 +11,7 @@ from flotilla.schemas import (
     Body,
     Id,
     Page,
+    Paged,
     Patch,
     Trimmed,
     UniqueBy,
@@ -76,13 +77,10 @@ class Product(BaseModel):
     updated_at: datetime
 
 
-class ProductPage(BaseModel):
+class ProductPage(Paged):
     """A page of the catalog."""
 
     items: list[Product]
-    total: int
-    limit: int
-    offset: int
 
 
 class ReservedLine(Body):

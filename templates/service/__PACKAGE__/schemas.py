@@ -5,7 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from flotilla.schemas import NOT_BLANK, Body, Trimmed
+from flotilla.schemas import NOT_BLANK, Body, Paged, Trimmed
 
 Name = Annotated[
     str,
@@ -28,10 +28,7 @@ class Entry(BaseModel):
     created_at: datetime
 
 
-class EntryPage(BaseModel):
+class EntryPage(Paged):
     """A page of entries, newest first."""
 
     items: list[Entry]
-    total: int
-    limit: int
-    offset: int
