@@ -4,16 +4,13 @@ accounted for, and a retry with the same Idempotency-Key gets the final outcome.
 
 The stack's order-service and product-service run with FAULT_INJECTION (docker-compose.test.yml):
 a request naming a step in X-Fault makes the process handling it SIGKILL itself there
-(lib/flotilla/faults.py), and gunicorn starts a new worker. The last test kills whole
-containers, PostgreSQL included, while customers keep ordering.
+(lib/flotilla/faults.py), and gunicorn starts a new worker. Whole containers dying while
+customers keep ordering is the chaos test's (tests/chaos).
 """
 
-import random
-import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -27,7 +24,6 @@ from conftest import (
     wait_for_health,
     wait_for_log,
     wait_until,
-    wait_until_healthy,
 )
 
 FAULT = "X-Fault"
@@ -253,72 +249,3 @@ def test_a_crash_of_the_recovery_is_recovered_by_its_next_run(
     answer = _post("/api/orders", customer["headers"], body, **key)
     assert answer.status_code == 201 and answer.json()["status"] == final
     _assert_accounted([customer], [(product, 10)], recovery_seconds)
-
-
-# --- Whole containers killed while customers keep ordering -----------------------------------
-CLIENTS = 16
-CUSTOMERS = 4  # several clients per customer: fewer sign-ups, and concurrent orders of one user
-KILLED = ["product-service", "order-service", "api-gateway", "order-worker"]
-
-
-def test_orders_always_finish_while_containers_are_killed(stack, make_product, recovery_seconds):
-    products = [(make_product(stock=60), 60) for _ in range(4)]
-    customers = [register_customer() for _ in range(CUSTOMERS)]
-    stop = threading.Event()
-    answers: list[requests.Response] = []
-
-    def customer_loop(n: int) -> None:
-        """Order, retrying with the same key until the outcome is final; cancel some."""
-        rng = random.Random(n)
-        customer = customers[n % CUSTOMERS]
-        while not stop.is_set():
-            basket = rng.sample(products, rng.randint(1, 2))
-            body = {
-                "items": [{"product_id": p["id"], "quantity": rng.randint(1, 3)} for p, _ in basket]
-            }
-            key = {"Idempotency-Key": f"chaos-{uuid.uuid4().hex}"}
-            answer = _until_final(
-                lambda body=body, key=key: _post("/api/orders", customer["headers"], body, **key),
-                recovery_seconds + 120,  # the stack is down for part of it
-            )
-            answers.append(answer)
-            confirmed = answer.status_code == 201 and answer.json()["status"] == "confirmed"
-            if confirmed and rng.random() < 0.3:
-                path = f"/api/orders/{answer.json()['id']}/cancel"
-                _until_final(
-                    lambda path=path: _post(path, customer["headers"]), recovery_seconds + 120
-                )
-
-    with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
-        running = [pool.submit(customer_loop, n) for n in range(CLIENTS)]
-        try:
-            time.sleep(2)
-            for name in KILLED:
-                _kill_and_start(container_of(stack, name))
-            postgres = container_of(stack, "postgres")
-            _kill_and_start(postgres)
-            wait_for_health(postgres)
-            wait_until_healthy(180)
-            time.sleep(3)  # orders placed against the restarted stack too
-        finally:
-            stop.set()
-            for future in running:
-                future.result()
-
-    assert answers, "no order was answered"
-    for answer in answers:
-        assert answer.status_code in {201, 409}, answer.text
-        if answer.status_code == 409:
-            assert answer.json()["error"]["code"] == "out_of_stock"
-    _assert_accounted(customers, products, recovery_seconds)
-    # Every order is the outcome of exactly one key: no retry ever placed a second one.
-    placed = sorted(a.json()["id"] for a in answers if a.status_code == 201)
-    listed = sorted(order["id"] for customer in customers for order in _orders(customer))
-    assert placed == listed
-
-
-def _kill_and_start(container) -> None:
-    """SIGKILL a container (docker kill starts no restart policy), then start it again."""
-    container.kill()
-    time.sleep(1)
-    container.start()
