@@ -37,6 +37,7 @@ class CircuitBreaker:
         self._opened_at: float | None = None
         self._probe: object | None = None  # the token of the probe under way
         self._lock = threading.Lock()
+        circuit_open().labels(name).set(0)
 
     @property
     def state(self) -> str:

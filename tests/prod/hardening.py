@@ -14,9 +14,9 @@ from pathlib import Path
 # The one image whose entrypoint starts as root (docker-compose.prod.yml says why), with
 # the only capabilities it gets; its processes still all run unprivileged.
 ROOT_ENTRYPOINT = {"postgres": {"CHOWN", "DAC_READ_SEARCH", "FOWNER", "SETGID", "SETUID"}}
-# Images holding nothing but their program (no shell, no HTTP client) cannot check
-# themselves: Prometheus' scrape is their check (alert TargetDown, docs/operations.md).
-NO_HEALTHCHECK = {"nginx-exporter"}
+# Prometheus' exporters: their images hold no HTTP client to check themselves with, and
+# Prometheus' scrape is their check (alert TargetDown, docs/operations.md).
+NO_HEALTHCHECK = {"nginx-exporter", "postgres-exporter", "redis-exporter"}
 GRACEFUL_TIMEOUT = 20  # gunicorn's (flotilla.gunicorn_conf): Docker must wait longer
 SECRET_NAME = re.compile(r"PASSWORD|TOKEN|SECRET|PRIVATE_KEY|SMTP_URL", re.IGNORECASE)
 MIN_SECRET_LENGTH = 12  # shorter pieces (a PEM's "-----") would match innocent text
