@@ -68,9 +68,10 @@ bench: ## Throughput and latency, direct vs through NGINX + gateway (docs/perfor
 bench-smoke: ## The same in seconds, only to prove it works (part of make test)
 	BENCH_SMOKE=1 scripts/bench
 
-lint: ## Check the code (ruff), Dockerfiles (hadolint), CI workflow and YAML (scripts/lint)
+lint: ## Check the code (ruff), Dockerfiles (hadolint), CI workflow, YAML, Prometheus' rules
 	$(TEST) --profile tests build tests
 	$(TOOLS) scripts/lint
+	scripts/check-prometheus
 
 fmt: ## Reformat the code with ruff
 	$(TEST) --profile tests build tests

@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from flotilla.metrics import circuit_open
+
 log = logging.getLogger(__name__)
 Errors = type[BaseException] | tuple[type[BaseException], ...]
 
@@ -35,6 +37,7 @@ class CircuitBreaker:
         self._opened_at: float | None = None
         self._probe: object | None = None  # the token of the probe under way
         self._lock = threading.Lock()
+        circuit_open().labels(name).set(0)
 
     @property
     def state(self) -> str:
@@ -87,9 +90,12 @@ class CircuitBreaker:
     def succeeded(self) -> None:
         """Record an answer: the circuit closes."""
         with self._lock:
+            was_open = self._opened_at is not None
             self._failed = 0
             self._opened_at = None
             self._probe = None
+        if was_open:
+            circuit_open().labels(self.name).set(0)
 
     def failed(self) -> bool:
         """Record a failure; return True when it opened the circuit."""
@@ -102,4 +108,5 @@ class CircuitBreaker:
             self._opened_at = self.clock()
         if not was_open:
             log.warning("circuit opened", extra={"circuit": self.name})
+            circuit_open().labels(self.name).set(1)
         return not was_open

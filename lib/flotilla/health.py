@@ -19,6 +19,11 @@ def add_report(app: Flask, name: str, report: Report) -> None:
     app.extensions.setdefault("flotilla.health.reports", {})[name] = report
 
 
+def reports(app: Flask) -> Mapping[str, Report]:
+    """Return the app's reports by name."""
+    return app.extensions.get("flotilla.health.reports", {})
+
+
 def init_app(app: Flask, checks: Mapping[str, Check]) -> None:
     """Add /livez and /readyz; each check raises when its dependency is down."""
     health = Blueprint("health", __name__)

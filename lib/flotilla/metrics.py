@@ -9,6 +9,7 @@ back. Anywhere else (tests, the `flotilla` CLI) the values stay in the process.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import time
@@ -19,12 +20,16 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, request
 
+from flotilla.health import reports
+
 # prometheus_client chooses between in-process and multiprocess values when it is first
 # imported, so it is imported only where a metric is made or read: by then gunicorn's
 # master has set PROMETHEUS_MULTIPROC_DIR (on_starting), and every worker inherits it.
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
     from prometheus_client import Counter, Gauge, Histogram
+
+log = logging.getLogger(__name__)
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # tmpfs in every container (also under read_only): the values are written to memory.
@@ -68,6 +73,48 @@ def http_metrics() -> HttpMetrics:
             multiprocess_mode="livesum",
         ),
     )
+
+
+@cache
+def circuit_open() -> Gauge:
+    """1 while a circuit breaker is open or half-open, by circuit (flotilla.breaker)."""
+    from prometheus_client import Gauge
+
+    return Gauge(
+        "circuit_open",
+        "1 while the circuit breaker is open or half-open, 0 while closed, by circuit.",
+        ["circuit"],
+        multiprocess_mode="livemax",
+    )
+
+
+def serve_worker_metrics(app: Flask, port: int) -> None:
+    """Serve a worker's metrics on port, in a thread: its process, and the numbers of the
+    app's /readyz reports (an outbox's backlog) as gauges `<report>_<key>`, read at each
+    scrape. Only the worker serves the reports: one reading per service, not per replica."""
+    from prometheus_client import REGISTRY, start_http_server
+
+    REGISTRY.register(_ReportGauges(app))
+    start_http_server(port)
+
+
+class _ReportGauges:
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def collect(self) -> Iterable[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        with self.app.app_context():
+            for name, report in reports(self.app).items():
+                try:
+                    values = report()
+                except Exception:  # the database is away: no reading, the scrape goes on
+                    log.warning("report failed", extra={"report": name}, exc_info=True)
+                    continue
+                for key, value in values.items():
+                    if isinstance(value, int | float) and not isinstance(value, bool):
+                        yield GaugeMetricFamily(f"{name}_{key}", f"/readyz: {name}.{key}", value)
 
 
 def multiprocess_dir() -> str:

@@ -15,6 +15,7 @@ from flask import Flask
 
 from flotilla.config import Env
 from flotilla.db import get_db
+from flotilla.metrics import serve_worker_metrics
 
 if TYPE_CHECKING:  # pika is only in the images of services that use RabbitMQ
     from flotilla.consumer import Consumer, ConsumerRunner
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 # Touched after every round: the container's healthcheck reads its age (docker-compose.yml).
 HEARTBEAT = Path("/tmp/flotilla-worker.alive")  # noqa: S108 (tmpfs in production)
 IDLE_SECONDS = 1.0
+# Its metrics (Prometheus scrapes every container of a service on the same port).
+METRICS_PORT = 8000
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ def run_worker(app: Flask, jobs: Sequence[Job], consumers: Sequence["Consumer"] 
     """Run the jobs and consumers until SIGTERM or SIGINT."""
     runner = _consumer_runner(app, consumers)
     start_jobs(app, jobs)
+    serve_worker_metrics(app, METRICS_PORT)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

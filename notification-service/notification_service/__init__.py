@@ -7,8 +7,9 @@ from flask import Flask
 from flotilla import auth, consumer, health
 from flotilla.app import create_base_app
 from flotilla.auth import TokenVerifier
-from flotilla.db import Database
+from flotilla.db import Database, get_db
 from flotilla.openapi import register_openapi
+from notification_service import repository
 from notification_service.config import Config
 from notification_service.routes import notifications
 
@@ -31,6 +32,15 @@ def create_app(config: Config | None = None) -> Flask:
         "confirmation, cancellation or failure), each also mailed. Every route needs an "
         "access token.",
     )
+    health.add_report(app, "mail", mail_counts)
     # RabbitMQ next to the database: this service exists for the events it delivers.
     health.init_app(app, {"database": db.ping, "rabbitmq": consumer.broker_check(config.broker)})
     return app
+
+
+def mail_counts() -> dict[str, float]:
+    """How many mails are queued, sent and failed: in /readyz, and as mail_* gauges in
+    notification-worker's metrics (docs/operations.md)."""
+    with get_db().transaction() as cursor:
+        row = repository.mail_counts(cursor)
+    return {key: float(value or 0) for key, value in row.items()}

@@ -96,6 +96,22 @@ def due_mail(cursor: RealDictCursor, *, limit: int) -> list[dict]:
     return cursor.fetchall()
 
 
+def mail_counts(cursor: RealDictCursor) -> dict:
+    """Return how many mails are queued, sent and failed, and the oldest queued one's age."""
+    cursor.execute(
+        """
+        SELECT count(*) FILTER (WHERE email_status = 'queued') AS queued,
+               count(*) FILTER (WHERE email_status = 'sent') AS sent,
+               count(*) FILTER (WHERE email_status = 'failed') AS failed,
+               extract(epoch FROM now() - min(created_at) FILTER (
+                   WHERE email_status = 'queued'
+               )) AS oldest_queued_seconds
+        FROM notifications
+        """
+    )
+    return cursor.fetchone()
+
+
 def mark_sent(cursor: RealDictCursor, *, notification_id: int) -> None:
     """Record that a notification's mail was handed to the SMTP server."""
     cursor.execute(

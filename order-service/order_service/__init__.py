@@ -7,10 +7,10 @@ from flask import Flask
 from flotilla import auth, health, internal, outbox
 from flotilla.app import create_base_app
 from flotilla.auth import TokenVerifier
-from flotilla.db import Database
+from flotilla.db import Database, get_db
 from flotilla.openapi import register_openapi
-from order_service import products, routes
-from order_service.config import Config
+from order_service import products, repository, routes
+from order_service.config import Config, settings
 
 MIGRATIONS = [Path(__file__).parent / "migrations", outbox.MIGRATIONS]
 
@@ -27,6 +27,7 @@ def create_app(config: Config | None = None) -> Flask:
     # product-service being down is answered per request (503); it does not make us unready.
     products.init_app(app, config)
     outbox.init_app(app)
+    health.add_report(app, "orders", pending_orders)
     app.register_blueprint(routes.orders)
     register_openapi(
         app,
@@ -35,3 +36,11 @@ def create_app(config: Config | None = None) -> Flask:
     )
     health.init_app(app, {"database": db.ping})
     return app
+
+
+def pending_orders() -> dict[str, float]:
+    """The pending orders, the oldest one's age and how many are past the recovery window:
+    in /readyz, and as orders_* gauges in order-worker's metrics (docs/operations.md)."""
+    with get_db().transaction() as cursor:
+        row = repository.pending_summary(cursor, overdue_after_seconds=settings().recovery_seconds)
+    return {key: float(value) for key, value in row.items()}

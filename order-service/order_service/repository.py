@@ -215,6 +215,24 @@ def count_pending_orders(cursor: RealDictCursor, *, older_than_seconds: float) -
     return cursor.fetchone()["total"]
 
 
+def pending_summary(cursor: RealDictCursor, *, overdue_after_seconds: float) -> dict:
+    """Return how many orders are pending, the oldest one's age in seconds and how many
+    have been pending for longer than overdue_after_seconds."""
+    cursor.execute(
+        """
+        SELECT count(*) AS pending,
+               coalesce(extract(epoch FROM now() - min(created_at)), 0) AS oldest_seconds,
+               count(*) FILTER (
+                   WHERE created_at < now() - make_interval(secs => %(seconds)s)
+               ) AS overdue
+        FROM orders
+        WHERE status = 'pending'
+        """,
+        {"seconds": overdue_after_seconds},
+    )
+    return cursor.fetchone()
+
+
 def orders_with_stock_to_return(
     cursor: RealDictCursor, *, older_than_seconds: float, limit: int
 ) -> list[dict]:

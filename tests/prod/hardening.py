@@ -14,6 +14,9 @@ from pathlib import Path
 # The one image whose entrypoint starts as root (docker-compose.prod.yml says why), with
 # the only capabilities it gets; its processes still all run unprivileged.
 ROOT_ENTRYPOINT = {"postgres": {"CHOWN", "DAC_READ_SEARCH", "FOWNER", "SETGID", "SETUID"}}
+# Prometheus' exporters: their images hold no HTTP client to check themselves with, and
+# Prometheus' scrape is their check (alert TargetDown, docs/operations.md).
+NO_HEALTHCHECK = {"nginx-exporter", "postgres-exporter", "redis-exporter"}
 GRACEFUL_TIMEOUT = 20  # gunicorn's (flotilla.gunicorn_conf): Docker must wait longer
 SECRET_NAME = re.compile(r"PASSWORD|TOKEN|SECRET|PRIVATE_KEY|SMTP_URL", re.IGNORECASE)
 MIN_SECRET_LENGTH = 12  # shorter pieces (a PEM's "-----") would match innocent text
@@ -73,9 +76,10 @@ def problems_of(container: dict, folder: Path, secrets: set[str], swarm: bool) -
     rule(log["Type"] == "json-file", f"log driver {log['Type']}")
     rule({"max-size", "max-file"} <= set(log["Config"]), f"logs not rotated: {log['Config']}")
     test = (config.get("Healthcheck") or {}).get("Test") or ["NONE"]
-    rule(test[0] != "NONE", "no healthcheck")
     health = (container["State"].get("Health") or {}).get("Status")
-    rule(health == "healthy", f"health is {health}")
+    if service not in NO_HEALTHCHECK:
+        rule(test[0] != "NONE", "no healthcheck")
+        rule(health == "healthy", f"health is {health}")
     # Swarm keeps the grace period in the service (scripts/test-swarm checks it there).
     grace = config.get("StopTimeout") or 10
     rule(grace > GRACEFUL_TIMEOUT or swarm, "stop grace period too short")
