@@ -41,6 +41,9 @@ ROUTES = (
 )
 # The stricter limit: what a password-guessing or sign-up flood goes through.
 AUTH_LIMITED = frozenset({("POST", "/api/auth/login"), ("POST", "/api/auth/register")})
+# Calls that hash a password only when their JSON body has this field: the stricter limit
+# too, per user (each costs user-service one or two Argon2 hashes of 64 MiB).
+PASSWORD_CHECKED = {("PATCH", "/api/users/me"): "current_password"}
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from flask import Flask, Response, current_app, g, has_request_context, request
 
 from flotilla.errors import ApiError
 from flotilla.redis_client import RedisCircuit, fail_fast_redis
-from gateway.config import AUTH_LIMITED, Config, Limit, RateLimits
+from gateway.config import AUTH_LIMITED, PASSWORD_CHECKED, Config, Limit, RateLimits
 
 # One round trip, atomic: count the hit and start the window on its first hit. The
 # PTTL repair covers a key that lost its expiry (e.g. restored from an old dump).
@@ -133,10 +133,13 @@ def _is_ip(value: str) -> bool:
 def enforce(limiter: RateLimiter, user_id: int | None) -> None:
     """Count the current request; raise 429 when it is over its limit."""
     settings = limiter.settings
-    if (request.method, request.path.rstrip("/")) in AUTH_LIMITED:
+    route = (request.method, request.path.rstrip("/"))
+    if route in AUTH_LIMITED:
         # Keyed by address and route: sign-up and login are always anonymous.
-        key = f"auth:{request.path.rstrip('/')}:{client_address()}"
+        key = f"auth:{route[1]}:{client_address()}"
         limit = settings.auth
+    elif user_id is not None and checks_password(PASSWORD_CHECKED.get(route)):
+        key, limit = f"auth:{route[1]}:user:{user_id}", settings.auth
     elif user_id is not None:
         key, limit = f"user:{user_id}", settings.default
     else:
@@ -152,6 +155,15 @@ def enforce(limiter: RateLimiter, user_id: int | None) -> None:
             f"Too many requests; retry in {verdict.reset_seconds} s",
             headers=verdict.headers(),
         )
+
+
+def checks_password(field: str | None) -> bool:
+    """Tell whether the request's JSON body has the field that makes its service hash."""
+    if field is None:
+        return False
+    # Forced: the service parses the body whatever its Content-Type says.
+    body = request.get_json(force=True, silent=True)
+    return isinstance(body, dict) and field in body
 
 
 def add_headers(response: Response) -> Response:

@@ -4,6 +4,7 @@ Each test counts against keys nobody else uses (a fresh address or a fresh user)
 traffic of other tests never changes the numbers."""
 
 import dataclasses
+import json
 import socket
 import statistics
 import time
@@ -65,6 +66,23 @@ def test_login_and_register_have_their_own_stricter_limit(limited_app):
     assert client.post("/api/auth/register", json={}).status_code == 422
     response = client.get("/api/nothing")
     assert response.headers["RateLimit-Remaining"] == "2"
+
+
+def test_a_password_check_counts_against_the_stricter_limit(limited_app, auth_headers):
+    client = client_at(limited_app, fresh_ip())
+    wrong = {"current_password": "not the password", "password": "a new password"}
+    statuses = [
+        finished(client.patch("/api/users/me", json=wrong, headers=auth_headers)) for _ in range(3)
+    ]
+    assert statuses == [403, 403, 429]
+    # Whatever the body's Content-Type says, user-service reads it as JSON and hashes.
+    as_text = client.patch(
+        "/api/users/me", data=json.dumps(wrong), headers=auth_headers, content_type="text/plain"
+    )
+    assert as_text.status_code == 429
+    # A new name hashes nothing: the default limit.
+    renamed = client.patch("/api/users/me", json={"name": "Renamed"}, headers=auth_headers)
+    assert finished(renamed) == 200 and renamed.headers["RateLimit-Limit"] == "3"
 
 
 def test_a_user_is_limited_wherever_it_comes_from(limited_app, auth_headers):

@@ -90,8 +90,10 @@ def internal_api_token(env: Env) -> str:
 
 
 def authenticated_redis_url(env: Env, *, default: str) -> str:
-    """Return REDIS_URL with the password of REDIS_PASSWORD (or REDIS_PASSWORD_FILE) in it."""
+    """Return REDIS_URL with REDIS_USER (an ACL user; none: the default user) and the password
+    of REDIS_PASSWORD (or REDIS_PASSWORD_FILE) in it."""
     url = urlsplit(env.get("REDIS_URL", default))
+    user = quote(env.get("REDIS_USER", ""), safe="")
     password = env.secret("REDIS_PASSWORD", "redis-dev-password")
     host = f"{url.hostname}:{url.port}" if url.port else url.hostname
-    return urlunsplit(url._replace(netloc=f":{quote(password, safe='')}@{host}"))
+    return urlunsplit(url._replace(netloc=f"{user}:{quote(password, safe='')}@{host}"))

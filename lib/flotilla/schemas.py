@@ -123,8 +123,13 @@ def _query_int(value: Any) -> Any:
     return value
 
 
+def normalise_email(value: str) -> str:
+    """Return an email as it is stored and compared everywhere: trimmed, lower-cased."""
+    return value.strip().lower()
+
+
 def _email(value: str) -> str:
-    value = value.strip().lower()
+    value = normalise_email(value)
     # A few characters grow when lower-cased ("İ" is two); the bound holds for what is kept.
     if len(value) > 254:
         raise PydanticCustomError("too_long", "must be at most 254 characters once normalised")

@@ -8,10 +8,13 @@ from flask import Flask, current_app, request, session
 
 from flotilla.clients import ServiceClient, error_of
 from flotilla.errors import ApiError
+from storefront import sessions
 from storefront.config import Config
 
 # Refreshed this long before it expires, so a page never sends an expired token.
 REFRESH_MARGIN_SECONDS = 60
+# How long a request waits for another of the same session that is refreshing its tokens.
+REFRESH_WAIT_SECONDS = 10
 
 
 def init_app(app: Flask, config: Config) -> None:
@@ -103,15 +106,48 @@ def access_token() -> str:
     if "access_token" not in session:
         raise ApiError(401, "unauthorized", "Please log in first.")
     if session.get("expires_at", 0) - time.time() < REFRESH_MARGIN_SECONDS:
-        try:
-            keep_tokens(
-                call("POST", "/api/auth/refresh", json={"refresh_token": session["refresh_token"]})
-            )
-        except ApiError as error:
-            if error.status in (400, 401, 422):
-                forget_tokens()
-                raise ApiError(
-                    401, "unauthorized", "Your session has ended: please log in again."
-                ) from None
-            raise
+        refresh_tokens()
     return session["access_token"]
+
+
+def refresh_tokens() -> None:
+    """Rotate the session's refresh token, once for all of its requests at the same time.
+
+    user-service takes a refresh token presented twice for a stolen one and ends its whole
+    chain; two pages of one shopper refreshing together would log the shopper out. The
+    session's lock lets one request rotate; the others wait and take the pair it stored.
+    """
+    store = sessions.interface()
+    sid = session.sid  # type: ignore[attr-defined]
+    if sid is None:  # not stored yet: no other request can hold it
+        rotate()
+        return
+    with store.lock(sid, timeout=REFRESH_WAIT_SECONDS) as locked:
+        stored = store.read(sid) or {}
+        if stored.get("refresh_token") not in (None, session["refresh_token"]):
+            keep_tokens_of(stored)  # another request rotated it meanwhile
+            return
+        if not locked:
+            raise ApiError(503, "service_unavailable", "The shop is busy: please try again.")
+        rotate()
+        store.write_now(session)  # type: ignore[arg-type]
+
+
+def rotate() -> None:
+    """Exchange the session's refresh token for a new pair; log out locally when refused."""
+    try:
+        refresh = {"refresh_token": session["refresh_token"]}
+        keep_tokens(call("POST", "/api/auth/refresh", json=refresh))
+    except ApiError as error:
+        if error.status in (400, 401, 422):
+            forget_tokens()
+            raise ApiError(
+                401, "unauthorized", "Your session has ended: please log in again."
+            ) from None
+        raise
+
+
+def keep_tokens_of(stored: dict) -> None:
+    """Take the token pair another request of this session stored."""
+    for key in ("access_token", "refresh_token", "expires_at"):
+        session[key] = stored[key]

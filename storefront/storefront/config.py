@@ -18,6 +18,8 @@ class Config:
     sessions_redis_url: str
     session_secret: str
     session_seconds: int
+    # New stored sessions (a log-in or a first cart) one client address may start an hour.
+    sessions_per_client: int
     secure_cookies: bool
     page_size: int
 
@@ -33,10 +35,12 @@ class Config:
             # The public API through the gateway, never a service directly.
             api_url=env.get("API_URL", "http://api-gateway:8000"),
             api_timeout=env.number("API_TIMEOUT", 10.0),
-            # db 0: the gateway's rate limits, db 1: product-service's cache.
-            sessions_redis_url=authenticated_redis_url(env, default="redis://redis:6379/2"),
+            # A Redis of its own that never evicts (docker-compose.yml, session-store): the
+            # cache and the rate limits live elsewhere, and their pressure evicts no shopper.
+            sessions_redis_url=authenticated_redis_url(env, default="redis://session-store:6379/0"),
             session_secret=secret,
             session_seconds=env.integer("SESSION_SECONDS", 86400),
+            sessions_per_client=env.integer("SESSIONS_PER_CLIENT", 100),
             # Secure cookies need HTTPS: on by default in production only.
             secure_cookies=env.flag("SECURE_COOKIES", env.production),
             page_size=env.integer("PAGE_SIZE", 12),

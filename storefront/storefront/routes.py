@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from flask import (
     Blueprint,
@@ -304,10 +304,24 @@ def signup() -> str | Response | tuple[str, int]:
 
 
 def safe_next(target: str | None) -> str:
-    """Return a local path to go back to after log-in (never another site)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """Return a same-site path to go back to after log-in: never a scheme, a host, a
+    backslash or a control character (a browser drops a tab: "/", tab, "/x" means "//x")."""
+    if target and is_local_path(target):
         return target
     return url_for("shop.catalog")
+
+
+def is_local_path(target: str) -> bool:
+    """Tell whether a redirect target can only mean a path on this site."""
+    parts = urlsplit(target)
+    return (
+        target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and target.isprintable()  # no control, format or separator character but " "
+        and not parts.scheme
+        and not parts.netloc
+    )
 
 
 @shop.route("/login", methods=["GET", "POST"])

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable
 
 import pytest
+import redis
 import requests
 from flask.testing import FlaskClient
 
@@ -24,6 +25,12 @@ def api(method: str, path: str, **kwargs) -> requests.Response:
 
 
 bearer = accounts.bearer_of
+
+
+@pytest.fixture(scope="session")
+def store() -> redis.Redis:
+    """The session store as its operator (the storefront's own user may not list or count)."""
+    return redis.Redis.from_url(os.environ["SESSION_STORE_URL"])
 
 
 @pytest.fixture

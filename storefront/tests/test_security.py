@@ -6,7 +6,6 @@ import re
 import uuid
 
 import pytest
-import redis
 
 from flotilla.config import ConfigError, Env
 from flotilla.errors import ApiError
@@ -17,13 +16,13 @@ from storefront.sessions import KEY_PREFIX
 from conftest import PASSWORD, add_to_cart, csrf_of
 
 
-def test_the_cookie_is_a_signed_id_and_the_tokens_stay_in_redis(shopper, config):
+def test_the_cookie_is_a_signed_id_and_the_tokens_stay_in_redis(shopper, store):
     client = shopper["client"]
     cookie = client.get_cookie("flotilla_session")
     assert cookie.http_only and cookie.same_site == "Lax"
     sid, _, signature = cookie.value.rpartition(".")
     assert sid and signature and "eyJ" not in cookie.value  # no JWT in it
-    stored = json.loads(redis.Redis.from_url(config.sessions_redis_url).get(KEY_PREFIX + sid))
+    stored = json.loads(store.get(KEY_PREFIX + sid))
     assert stored["access_token"].startswith("eyJ") and stored["refresh_token"]
     for path in ("/", "/orders", "/notifications", "/cart"):
         assert stored["access_token"] not in client.get(path).text
@@ -40,13 +39,15 @@ def test_a_forged_cookie_is_a_new_session(app, shopper):
 def test_cookies_are_secure_when_configured(app_with, make_product):
     client = app_with(secure_cookies=True).test_client()
     client.get("/login")
+    # No sibling subdomain can plant a __Host- cookie: the visitor's CSRF token is the shop's.
+    assert client.get_cookie("__Host-flotilla_visitor").secure
+    add_to_cart(client, make_product()["id"], 1)
     assert client.get_cookie("flotilla_session").secure
 
 
-def test_log_in_changes_the_session_id_and_log_out_deletes_it(client, shopper, config):
+def test_log_in_changes_the_session_id_and_log_out_deletes_it(client, shopper, store):
     client = shopper["client"]
     sid = client.get_cookie("flotilla_session").value.rpartition(".")[0]
-    store = redis.Redis.from_url(config.sessions_redis_url)
     assert store.exists(KEY_PREFIX + sid)
     response = client.post("/logout", data={"csrf_token": csrf_of(client, "/")})
     assert response.status_code == 302
@@ -74,6 +75,16 @@ def test_log_in_goes_back_only_to_a_local_page(app, shopper):
         ("//evil.example", "/"),
         ("https://evil.example", "/"),
         ("/\\evil.example", "/"),
+        # Browsers drop tabs and newlines from URLs: "/\t/evil.example" is "//evil.example".
+        ("/\t/evil.example", "/"),
+        ("/\n/evil.example", "/"),
+        ("/\r\n/evil.example", "/"),
+        ("/\x00/evil.example", "/"),
+        ("/\x7f/evil.example", "/"),
+        ("/\u2028/evil.example", "/"),
+        ("https:/evil.example", "/"),
+        ("javascript:alert(1)", "/"),
+        ("/orders?page=2", "/orders?page=2"),
     ]:
         response = client.post(
             "/login",
@@ -144,9 +155,9 @@ def test_a_dead_api_is_a_friendly_page(app_with):
     assert "Traceback" not in page.text
 
 
-def test_a_dead_session_store_is_a_friendly_page(app_with, config):
+def test_a_dead_session_store_is_a_friendly_page(app_with, config, make_product):
     client = app_with().test_client()
-    client.get("/login")  # a session, with a cookie
+    add_to_cart(client, make_product()["id"], 1)  # a stored session, with its cookie
     cookie = client.get_cookie("flotilla_session")
     dead = app_with(sessions_redis_url="redis://:x@127.0.0.1:1/2").test_client()
     dead.set_cookie(cookie.key, cookie.value)
@@ -188,10 +199,9 @@ def test_the_storefront_talks_to_the_gateway_only(config):
     assert config.api_url == "http://api-gateway:8000"
 
 
-def test_a_session_whose_tokens_the_api_refuses_goes_to_log_in(shopper, config):
+def test_a_session_whose_tokens_the_api_refuses_goes_to_log_in(shopper, store):
     client = shopper["client"]
     sid = client.get_cookie("flotilla_session").value.rpartition(".")[0]
-    store = redis.Redis.from_url(config.sessions_redis_url)
     session = json.loads(store.get(KEY_PREFIX + sid))
     session["access_token"] = "not-a-token"
     store.set(KEY_PREFIX + sid, json.dumps(session), ex=60)

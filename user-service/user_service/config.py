@@ -9,6 +9,7 @@ from flask import current_app
 
 from flotilla.auth import TokenSettings
 from flotilla.config import ConfigError, Env, database_url
+from flotilla.schemas import normalise_email
 
 PEM_PUBLIC_KEY = re.compile(r"-----BEGIN PUBLIC KEY-----.+?-----END PUBLIC KEY-----", re.DOTALL)
 
@@ -44,7 +45,7 @@ class Config:
             refresh_token_seconds=env.integer("REFRESH_TOKEN_SECONDS", 14 * 24 * 3600),
             private_key_pem=read_key("JWT_PRIVATE_KEY_FILE", key_path) if key_path else None,
             previous_public_keys_pem=previous_public_keys(env),
-            admin_email=env.get("ADMIN_EMAIL", "admin@flotilla.local").strip().lower(),
+            admin_email=normalise_email(env.get("ADMIN_EMAIL", "admin@flotilla.local")),
             admin_password=env.secret("ADMIN_PASSWORD", "admin-dev-password"),
         )
 

@@ -1,6 +1,9 @@
 CREATE TABLE users (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    email text NOT NULL UNIQUE CHECK (email = lower(email) AND length(email) <= 254),
+    -- Normalised once, in Python (flotilla.schemas.normalise_email), and compared as
+    -- stored: a CHECK with PostgreSQL's lower(), which follows the server's locale and
+    -- Unicode tables, could refuse an address Python had normalised (a 500 at sign-up).
+    email text NOT NULL UNIQUE CONSTRAINT users_email_length CHECK (length(email) <= 254),
     name text NOT NULL CHECK (length(name) BETWEEN 1 AND 100),
     password_hash text NOT NULL,
     role text NOT NULL DEFAULT 'customer' CHECK (role IN ('customer', 'admin')),
