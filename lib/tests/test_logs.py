@@ -78,11 +78,14 @@ class Lines(logging.Handler):
 def test_the_lines_carry_the_request_id():
     app = make_app({"ACCESS_LOG": "true"})
     access, lines = logging.getLogger("flotilla.access"), Lines()
+    level = access.level
     access.addHandler(lines)
+    access.setLevel(logging.INFO)
     try:
         app.test_client().get("/fast", headers={"X-Request-ID": "rid-1"})
     finally:
         access.removeHandler(lines)
+        access.setLevel(level)
     assert [(line["request_id"], line["status"]) for line in lines.lines] == [("rid-1", 200)]
 
 

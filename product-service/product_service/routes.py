@@ -1,6 +1,6 @@
 """Public HTTP endpoints of product-service: the catalog."""
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify
 
 from flotilla.auth import require_admin
 from flotilla.db import get_db
@@ -17,17 +17,6 @@ from product_service.schemas import (
 )
 
 products = Blueprint("products", __name__, url_prefix="/api/products")
-
-# How long NGINX's edge cache may answer a catalog read it holds while the gateway or this
-# service fails (API.md, "Edge cache"); NGINX reads it from the stored answer.
-STALE_IF_ERROR = "stale-if-error=600"
-
-
-@products.after_request
-def _stale_if_error(response: Response) -> Response:
-    if request.method in {"GET", "HEAD"} and response.status_code == 200:
-        response.headers.setdefault("Cache-Control", STALE_IF_ERROR)
-    return response
 
 
 def _json(document: str, status: int = 200, *, cache: str | None = None) -> Response:
