@@ -1,4 +1,7 @@
-"""The catalog through NGINX: admin CRUD, public pages, cache-aside reads, Redis outages."""
+"""The catalog through NGINX: admin CRUD, public pages, cache-aside reads, Redis outages.
+
+A read that must see a write at once carries a token: anonymous reads may come from NGINX's
+edge cache for a second (tests/test_edge.py)."""
 
 import time
 import uuid
@@ -27,7 +30,7 @@ def test_admin_crud_and_public_reads(api, admin_headers):
     )
     assert duplicate.status_code == 409
     assert api.delete(path, headers=admin_headers).status_code == 204
-    assert api.get(path).status_code == 404
+    assert api.get(path, headers=admin_headers).status_code == 404
 
 
 def test_pages_carry_total_limit_and_offset(api, make_product):
@@ -41,14 +44,14 @@ def test_pages_carry_total_limit_and_offset(api, make_product):
 
 def test_cache_miss_then_hit_invalidated_by_patch_and_delete(api, admin_headers, make_product):
     path = f"/api/products/{make_product()['id']}"
-    assert api.get(path).headers["X-Cache"] == "miss"
-    assert api.get(path).headers["X-Cache"] == "hit"
+    assert api.get(path, headers=admin_headers).headers["X-Cache"] == "miss"
+    assert api.get(path, headers=admin_headers).headers["X-Cache"] == "hit"
     api.patch(path, json={"price_cents": 999}, headers=admin_headers)
-    after = api.get(path)
+    after = api.get(path, headers=admin_headers)
     assert after.headers["X-Cache"] == "miss" and after.json()["price_cents"] == 999
-    assert api.get(path).headers["X-Cache"] == "hit"
+    assert api.get(path, headers=admin_headers).headers["X-Cache"] == "hit"
     api.delete(path, headers=admin_headers)
-    assert api.get(path).status_code == 404
+    assert api.get(path, headers=admin_headers).status_code == 404
 
 
 def test_an_order_invalidates_the_cached_stock(api, make_product):
@@ -62,7 +65,7 @@ def test_an_order_invalidates_the_cached_stock(api, make_product):
         headers=customer["headers"],
     )
     assert order.status_code == 201
-    assert api.get(path).json()["stock"] == 3
+    assert api.get(path, headers=customer["headers"]).json()["stock"] == 3
 
 
 def _wait_for_container_health(container, timeout: float = 60) -> None:
@@ -83,7 +86,7 @@ def test_reads_and_writes_keep_working_with_redis_stopped(api, admin_headers, ma
     redis.stop(timeout=5)
     try:
         for _ in range(5):
-            response = api.get(path)
+            response = api.get(path, headers=admin_headers)
             assert response.status_code == 200, response.text
             assert response.headers["X-Cache"] == "miss"
             assert response.json()["id"] == product["id"]

@@ -1,14 +1,28 @@
-"""What NGINX and the gateway promise every client (API.md, "Errors", "Health")."""
+"""What NGINX and the gateway promise every client (API.md, "Errors", "Health", "Edge
+cache", the flood guard under "Gateway behaviour", and "Logs")."""
 
+import contextlib
 import http.client
 import json
 import socket
 import time
 import uuid
 
+import docker
 import pytest
+import requests
 
-from conftest import BASE_URL, bearer, container_of, logs_since, upstreams, wait_for_log
+from conftest import (
+    BASE_URL,
+    bearer,
+    container_of,
+    logs_since,
+    upstreams,
+    wait_for_health,
+    wait_for_log,
+    wait_until,
+    wait_until_healthy,
+)
 
 NGINX_HOST = BASE_URL.removeprefix("http://")
 # What NGINX's own 405 lists: the methods it passes on to the gateway.
@@ -140,8 +154,22 @@ def test_a_method_the_api_does_not_use_is_405_json_at_nginx(stack, method):
         "message": "Method not allowed",
         "request_id": request_id,
     }
-    wait_for_log([container_of(stack, "nginx")], request_id, since)
+    assert (
+        access_lines(container_of(stack, "nginx"), [request_id], since)[request_id]["upstream"]
+        == ""
+    )
     assert request_id not in logs_since([container_of(stack, "api-gateway")], since)
+
+
+def access_lines(nginx, request_ids: list[str], since: float) -> dict[str, dict]:
+    """NGINX's access line of each request id (each has exactly one)."""
+    logs = wait_for_log([nginx], request_ids[-1], since)
+    found: dict[str, list[dict]] = {request_id: [] for request_id in request_ids}
+    for line in logs.splitlines():
+        if line.startswith("{") and json.loads(line).get("request_id") in found:
+            found[json.loads(line)["request_id"]].append(json.loads(line))
+    assert all(len(lines) == 1 for lines in found.values()), found
+    return {request_id: lines[0] for request_id, lines in found.items()}
 
 
 def test_every_api_method_passes_nginx(api, stack):
@@ -150,8 +178,9 @@ def test_every_api_method_passes_nginx(api, stack):
     for method, request_id in zip(API_METHODS.split(", "), request_ids, strict=True):
         response = api.request(method, "/api/nothing", headers={"X-Request-ID": request_id})
         assert response.headers.get("Allow") != API_METHODS, method
-    logs = wait_for_log([container_of(stack, "api-gateway")], request_ids[-1], since)
-    assert all(request_id in logs for request_id in request_ids)
+    # NGINX's access line names the gateway's address when it passed the request on.
+    lines = access_lines(container_of(stack, "nginx"), request_ids, since)
+    assert all(lines[request_id]["upstream"] for request_id in request_ids), lines
 
 
 @pytest.mark.parametrize(
@@ -252,3 +281,140 @@ def test_a_stalled_request_is_cut_off_at_nginx(stack):
             (line["status"], line["bytes"]) for line in lines if line["request_id"] == request_id
         ] == [(408, 0)]
     assert request_ids[1] not in logs_since([container_of(stack, "api-gateway")], since)
+
+
+# --- The edge cache of anonymous catalog reads (API.md, "Edge cache") -----------------------
+
+RATE_LIMIT_HEADERS = ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")
+# NGINX keeps time in whole seconds: an entry valid for 1 s is answered until the end of the
+# second after the one it was stored in, so it is refreshed within 2 s at the latest.
+EDGE_FRESH_SECONDS = 2
+
+
+def anonymous_read(path: str, **params) -> requests.Response:
+    """Read the catalog as an anonymous client, with a new request id."""
+    request_id = f"edge-{uuid.uuid4().hex}"
+    response = requests.get(
+        BASE_URL + path, params=params, headers={"X-Request-ID": request_id}, timeout=10
+    )
+    assert response.headers["X-Request-ID"] == request_id
+    return response
+
+
+def test_anonymous_catalog_reads_come_from_the_edge_cache(make_product):
+    product = make_product()
+    path = f"/api/products/{product['id']}"
+    first, second = anonymous_read(path), anonymous_read(path)
+    assert first.headers["X-Edge-Cache"] == "MISS" and second.headers["X-Edge-Cache"] == "HIT"
+    assert first.json() == second.json() == product
+    for answer in (first, second):
+        # Each carries its own request id (checked above) and the edge's headers, never the
+        # counts of the request that filled the entry.
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+        assert answer.headers["X-Frame-Options"] == "DENY"
+        assert not [name for name in RATE_LIMIT_HEADERS if name in answer.headers]
+    # The key is the whole URI: another query is another entry.
+    listed = [anonymous_read("/api/products", q=product["name"]) for _ in range(2)]
+    assert [r.headers["X-Edge-Cache"] for r in listed] == ["MISS", "HIT"]
+    assert (
+        anonymous_read("/api/products", q=product["name"], limit=5).headers["X-Edge-Cache"]
+        == "MISS"
+    )
+    head = requests.head(BASE_URL + path, timeout=10)
+    assert head.status_code == 200 and head.headers["X-Edge-Cache"] in {"HIT", "EXPIRED"}
+
+
+def test_a_write_is_seen_at_once_with_a_token_and_soon_anonymously(
+    api, admin_headers, make_product
+):
+    product = make_product(stock=10)
+    path = f"/api/products/{product['id']}"
+    assert anonymous_read(path).json()["stock"] == 10
+    assert api.patch(path, json={"stock": 3}, headers=admin_headers).status_code == 200
+    written = time.monotonic()
+    with_token = api.get(path, headers=admin_headers)
+    assert with_token.json()["stock"] == 3
+    assert with_token.headers["X-Edge-Cache"] == "BYPASS"
+    assert all(name in with_token.headers for name in RATE_LIMIT_HEADERS)
+    while (answer := anonymous_read(path)).json()["stock"] != 3:
+        assert answer.headers["X-Edge-Cache"] == "HIT"
+        assert time.monotonic() - written < EDGE_FRESH_SECONDS, "the edge kept an old answer"
+        time.sleep(0.05)
+    # A read with a token never filled the cache: the anonymous one above did.
+    assert answer.headers["X-Edge-Cache"] in {"EXPIRED", "MISS"}
+
+
+def test_with_product_service_stopped_held_reads_are_stale_and_others_503(
+    api, admin_headers, make_product, stack
+):
+    held, unheld = make_product(), make_product()
+    held_path = f"/api/products/{held['id']}"
+    assert anonymous_read(held_path).headers["X-Edge-Cache"] == "MISS"
+    service = container_of(stack, "product-service")
+    service.stop(timeout=5)
+    try:
+        stale = anonymous_read(held_path)
+        deadline = time.monotonic() + EDGE_FRESH_SECONDS + 1
+        while stale.headers["X-Edge-Cache"] == "HIT" and time.monotonic() < deadline:
+            time.sleep(0.1)
+            stale = anonymous_read(held_path)
+        assert stale.status_code == 200 and stale.headers["X-Edge-Cache"] == "STALE"
+        assert stale.json() == held
+        missing = anonymous_read(f"/api/products/{unheld['id']}")
+        assert missing.status_code == 503, missing.text
+        assert missing.json()["error"]["code"] == "service_unavailable"
+        assert missing.json()["error"]["request_id"] == missing.headers["X-Request-ID"]
+    finally:
+        service.start()
+        wait_for_health(service)
+        wait_until_healthy()
+        # The gateway's breakers close at their next trial call: reads with a token pass.
+        wait_until(
+            lambda: api.get(held_path, headers=admin_headers).status_code == 200,
+            30,
+            "the catalog to answer again",
+        )
+
+
+# --- The flood guard (API.md, "Gateway behaviour") ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def guarded_nginx(stack):
+    """Base URL of an NGINX like the stack's with a small flood guard: 1 r/s, burst 2."""
+    from test_nginx_real_ip import edge_network, run_nginx
+
+    network = edge_network(stack)
+    env = {"NGINX_FLOOD_RATE": "1r/s", "NGINX_FLOOD_BURST": "2"}
+    container = run_nginx(stack, "", network=network.name, env=env)
+    try:
+        url = f"http://{container.name}"
+
+        def answers() -> bool:
+            with contextlib.suppress(requests.RequestException):
+                return requests.get(f"{url}/nginx-health", timeout=2).status_code in {200, 429}
+            return False
+
+        wait_until(answers, 30, f"{container.name} to start")
+        yield url
+    finally:
+        with contextlib.suppress(docker.errors.NotFound):
+            container.remove(force=True)
+
+
+def test_the_flood_guard_answers_json_429_with_retry_after(guarded_nginx):
+    time.sleep(2)  # the bucket drains from the start-up probes above
+    paths = ["/health", "/api/products", "/api/nothing", "/health", "/", "/api/products"]
+    answers = [requests.get(guarded_nginx + path, timeout=10) for path in paths]
+    refused = [answer for answer in answers if answer.status_code == 429]
+    # One plus the burst pass; every location refuses the rest, the storefront's included.
+    assert len(refused) >= len(paths) - 3, [a.status_code for a in answers]
+    assert any(answer.request.path_url == "/" for answer in refused)
+    for answer in refused:
+        assert answer.headers["Content-Type"] == "application/json"
+        assert answer.headers["Retry-After"] == "1"
+        assert answer.json()["error"] == {
+            "code": "rate_limited",
+            "message": "Too many requests from this address; slow down",
+            "request_id": answer.headers["X-Request-ID"],
+        }

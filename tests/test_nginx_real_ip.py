@@ -31,10 +31,12 @@ def edge_network(stack: list) -> docker.models.networks.Network:
     return nginx.client.networks.get(name)
 
 
-def run_nginx(stack: list, trusted_proxies: str, **options):
-    """Start an NGINX container like the stack's (image, settings, mounted configuration)."""
+def run_nginx(stack: list, trusted_proxies: str, env: dict[str, str] | None = None, **options):
+    """Start an NGINX container like the stack's (image, settings plus env, mounted
+    configuration)."""
     template = container_of(stack, "nginx")
     environment = dict(item.split("=", 1) for item in template.attrs["Config"]["Env"])
+    environment.update(env or {})
     name = f"{PROJECT}-nginx-{uuid.uuid4().hex[:8]}"
     return template.client.containers.run(
         template.image.id,
@@ -82,14 +84,15 @@ def access_log_line(container, request_id: str, since: float) -> dict:
 
 
 def gateway_counted(base_url: str, forwarded_for: str, request_id: str) -> tuple[int, int]:
-    """Call a public route as an anonymous client; return RateLimit-Limit and -Remaining."""
+    """Call the gateway as an anonymous client; return RateLimit-Limit and -Remaining.
+
+    An unknown /api path: counted at the gateway, never answered by the edge cache."""
     response = requests.get(
-        f"{base_url}/api/products",
-        params={"limit": 1},
+        f"{base_url}/api/nothing",
         headers={"X-Forwarded-For": forwarded_for, "X-Request-ID": request_id},
         timeout=TIMEOUT,
     )
-    assert response.status_code == 200, response.text
+    assert response.status_code == 404, response.text
     return int(response.headers["RateLimit-Limit"]), int(response.headers["RateLimit-Remaining"])
 
 

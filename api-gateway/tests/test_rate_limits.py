@@ -110,6 +110,7 @@ def test_forwarded_for_is_believed_only_from_a_trusted_proxy(limited_app):
 
 
 def test_the_access_log_names_the_client_that_was_counted(limited_app, caplog):
+    limited_app.config["ACCESS_LOG"] = True
     forwarded, spoofer = fresh_ip(), fresh_ip()
     proxy = client_at(limited_app, "172.18.0.5")
     with caplog.at_level("INFO", logger="flotilla.access"):

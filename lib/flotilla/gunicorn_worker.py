@@ -87,9 +87,10 @@ class JsonErrorWorker(ThreadWorker):
 
 
 class AppAccessLogger(Logger):
-    """gunicorn's logger without its access lines: each app logs its own, in JSON, with the
-    request id. gunicorn builds an access line whenever logging is configured by dict, even
-    one its logger's level then drops (3 % of the gateway's CPU per request)."""
+    """gunicorn's logger without its access lines: NGINX writes one per request, and each app
+    its own, in JSON with the request id, when ACCESS_LOG is on. gunicorn builds an access
+    line whenever logging is configured by dict, even one its logger's level then drops (3 %
+    of the gateway's CPU per request)."""
 
     access_log_enabled = False
 

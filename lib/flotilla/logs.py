@@ -1,4 +1,5 @@
-"""JSON log lines that carry the request id, and one access line per request."""
+"""JSON log lines that carry the request id; per request, a line for errors and slow requests
+(NGINX writes the access line of every request), or an access line with ACCESS_LOG=1."""
 
 import json
 import logging
@@ -11,7 +12,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, Response, current_app, g, has_request_context, request
+
+from flotilla.config import Env
 
 REQUEST_ID_HEADER = "X-Request-ID"
 SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
@@ -74,8 +77,12 @@ def incoming_request_id() -> str:
     return uuid.uuid4().hex
 
 
-def register_request_logging(app: Flask) -> None:
-    """Give every request an id, echo it back, and log one access line."""
+def register_request_logging(app: Flask, env: Env | None = None) -> None:
+    """Give every request an id and echo it back; log the requests that failed (5xx) or took
+    longer than SLOW_REQUEST_MS, or every request when ACCESS_LOG is on."""
+    env = env or Env()
+    app.config.setdefault("ACCESS_LOG", env.flag("ACCESS_LOG", False))
+    app.config.setdefault("SLOW_REQUEST_MS", env.integer("SLOW_REQUEST_MS", 500))
     access = logging.getLogger("flotilla.access")
 
     @app.before_request
@@ -88,13 +95,25 @@ def register_request_logging(app: Flask) -> None:
         request_id = g.get("request_id") or incoming_request_id()
         response.headers[REQUEST_ID_HEADER] = request_id
         if request.path not in {"/livez", "/readyz"}:
-            access.info(
-                "request",
-                extra={
-                    "method": request.method,
-                    "path": request.path,
-                    "status": response.status_code,
-                    "duration_ms": round((time.perf_counter() - g.get("started", 0)) * 1000, 1),
-                },
-            )
+            _log_request(access, response)
         return response
+
+
+def _log_request(access: logging.Logger, response: Response) -> None:
+    """Log the request's line, when its outcome or the ACCESS_LOG setting calls for one."""
+    duration_ms = round((time.perf_counter() - g.get("started", 0)) * 1000, 1)
+    if response.status_code >= 500:
+        level, message = logging.WARNING, "request failed"
+    elif duration_ms > current_app.config["SLOW_REQUEST_MS"]:
+        level, message = logging.WARNING, "slow request"
+    elif current_app.config["ACCESS_LOG"]:
+        level, message = logging.INFO, "request"
+    else:
+        return
+    fields = {
+        "method": request.method,
+        "path": request.path,
+        "status": response.status_code,
+        "duration_ms": duration_ms,
+    }
+    access.log(level, message, extra=fields)
