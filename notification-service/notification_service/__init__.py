@@ -4,12 +4,14 @@ from pathlib import Path
 
 from flask import Flask
 
-from flotilla import auth, consumer, health
+from flotilla import auth, consumer, health, metrics
 from flotilla.app import create_base_app
 from flotilla.auth import TokenVerifier
 from flotilla.db import Database
 from flotilla.openapi import register_openapi
+from notification_service import mail
 from notification_service.config import Config
+from notification_service.events import CONSUMER
 from notification_service.routes import notifications
 
 MIGRATIONS = [Path(__file__).parent / "migrations", consumer.MIGRATIONS]
@@ -33,4 +35,12 @@ def create_app(config: Config | None = None) -> Flask:
     )
     # RabbitMQ next to the database: this service exists for the events it delivers.
     health.init_app(app, {"database": db.ping, "rabbitmq": consumer.broker_check(config.broker)})
+    # Mail that waits or failed, and events no retry could handle: what an operator acts on.
+    metrics.add_gauge(
+        app,
+        metrics.ScrapeGauge(
+            "notification_mail", "Mail queued or failed, by status.", ("status",), mail.mail_counts
+        ),
+    )
+    metrics.add_gauge(app, consumer.dead_letter_gauge(config.broker, [CONSUMER]))
     return app

@@ -136,7 +136,8 @@ def postpone_mail(
     max_retry_seconds: float,
     give_up_hours: float,
 ) -> list[dict]:
-    """Try mail again later, each after twice its last wait; fail mail older than give_up_hours.
+    """Try each mail again later, after twice its last wait (at most max_retry_seconds), less
+    a random part of up to a half of it; fail mail queued more than give_up_hours ago.
 
     Returns the id and new status of each.
     """
@@ -147,9 +148,10 @@ def postpone_mail(
             mail_error = %(error)s,
             next_mail_at = now() + make_interval(
                 secs => least(%(first)s * power(2, least(mail_attempts, 30)), %(max)s)
+                    * (1 - random() / 2)
             ),
             email_status = CASE
-                WHEN created_at < now() - make_interval(secs => %(give_up_hours)s * 3600)
+                WHEN queued_at < now() - make_interval(secs => %(give_up_hours)s * 3600)
                 THEN 'failed'
                 ELSE 'queued'
             END
@@ -166,3 +168,31 @@ def postpone_mail(
         },
     )
     return cursor.fetchall()
+
+
+def requeue_failed_mail(cursor: RealDictCursor) -> int:
+    """Queue failed mail again, due now, its retry window starting now; return how many."""
+    cursor.execute(
+        """
+        UPDATE notifications
+        SET email_status = 'queued',
+            queued_at = now(),
+            next_mail_at = now(),
+            mail_attempts = 0
+        WHERE email_status = 'failed'
+        """
+    )
+    return cursor.rowcount
+
+
+def count_unsent_mail(cursor: RealDictCursor) -> dict[str, int]:
+    """Return how many mails are queued and how many failed."""
+    cursor.execute(
+        """
+        SELECT email_status, count(*) AS mails
+        FROM notifications
+        WHERE email_status IN ('queued', 'failed')
+        GROUP BY email_status
+        """
+    )
+    return {row["email_status"]: row["mails"] for row in cursor.fetchall()}
