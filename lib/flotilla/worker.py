@@ -78,15 +78,19 @@ class LeaseLostError(Exception):
 
 
 class _Lease:
-    """A job's session advisory lock, on a connection that does nothing else."""
+    """A job's session advisory lock, on a connection that does nothing else.
 
-    def __init__(self, url: str, key: int) -> None:
+    One per thread and database: its jobs run one after the other, each under its own key.
+    """
+
+    def __init__(self, url: str) -> None:
         self.url = url
-        self.key = key
+        self.key = 0
         self._conn: psycopg2.extensions.connection | None = None
 
-    def acquire(self) -> bool:
+    def acquire(self, key: int) -> bool:
         """Take the lock unless another session holds it; a dead connection is replaced once."""
+        self.key = key
         for attempt in (1, 2):
             try:
                 if self._conn is None or self._conn.closed:
@@ -139,20 +143,21 @@ def check_lease() -> None:
         raise LeaseLostError("the job's lock ended with its connection")
 
 
-def _lease_for(app: Flask, job: Job) -> _Lease:
-    if not hasattr(_leases, "by_job"):
-        _leases.by_job = {}
+def _lease_for(app: Flask) -> _Lease:
+    if not hasattr(_leases, "by_url"):
+        _leases.by_url = {}
     url = app.extensions["flotilla.db"].url
-    name = (url, app.config["SERVICE_NAME"], job.name)
-    if name not in _leases.by_job:
-        _leases.by_job[name] = _Lease(url, lock_key(app, job))
-    return _leases.by_job[name]
+    if url not in _leases.by_url:
+        _leases.by_url[url] = _Lease(url)
+    return _leases.by_url[url]
 
 
 def run_job(app: Flask, job: Job) -> int | None:
     """Run one job unless another replica is running it; return what it reported."""
-    lease = _lease_for(app, job)
-    if not lease.acquire():
+    lease = _lease_for(app)
+    if _lease.get() is lease:
+        raise RuntimeError("run_job inside a job of the same thread and database")
+    if not lease.acquire(lock_key(app, job)):
         return None
     token = _lease.set(lease)
     try:
