@@ -241,3 +241,23 @@ def test_callers_see_only_their_own_notifications(api, publish, customer):
     assert f"Order #{theirs} cancelled" not in [n["subject"] for n in page["items"]]
     assert api.get("/api/notifications").status_code == 401
     assert api.get("/api/notifications", headers=bearer("not-a-token")).status_code == 401
+
+
+def test_the_queue_is_bound_to_the_types_it_handles_and_no_other(stack):
+    # Declared by the consumer and by every relay (EVENT_QUEUES): a wildcard in either would
+    # route a type no handler knows into the queue, and from there to the dead letters.
+    rabbitmq = container_of(stack, "rabbitmq")
+    code, output = rabbitmq.exec_run(
+        [
+            "rabbitmqctl", "-q", "list_bindings",
+            "source_name", "destination_name", "routing_key", "--formatter", "json",
+        ]
+    )  # fmt: skip
+    assert code == 0, output.decode(errors="replace")
+    keys = {
+        binding["routing_key"]
+        for binding in json.loads(output)
+        if binding["source_name"] == "flotilla.events"
+        and binding["destination_name"] == "notification-service"
+    }
+    assert keys == {"user.registered", "order.confirmed", "order.cancelled", "order.failed"}

@@ -2,10 +2,14 @@
 
 python -m <package> migrate     apply migrations and start-up tasks, then exit
 python -m <package> worker      apply migrations, then run the periodic jobs until stopped
-python -m <package> run JOB     run one job once (by hand, or from a test)
+python -m <package> run JOB     run one job, or one of its tasks, once (by hand, or from a test)
+python -m <package> dead-letters [--replay]
+                                list its consumers' dead letters, or move them back to their
+                                queues on a first attempt (services that consume events)
 """
 
 import argparse
+import json
 import logging
 import sys
 import time
@@ -34,20 +38,29 @@ def main(
     migrations: Sequence[Path] = (),
     startup: Sequence[StartupTask] = (),
     jobs: Sequence[Job] = (),
+    tasks: Sequence[Job] = (),
     consumers: Sequence["Consumer"] = (),
     argv: list[str] | None = None,
 ) -> int:
-    """Run one command of a service; return the exit status."""
+    """Run one command of a service; return the exit status.
+
+    tasks are jobs that only `run` starts, never the worker's schedule.
+    """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="apply migrations and start-up tasks")
     commands.add_parser("worker", help="apply migrations, then run the periodic jobs")
-    commands.add_parser("run", help="run one job once").add_argument("job")
+    commands.add_parser("run", help="run one job or task once").add_argument("job")
+    if consumers:
+        dead = commands.add_parser("dead-letters", help="list (or --replay) the dead letters")
+        dead.add_argument("--replay", action="store_true", help="move them back to their queues")
     args = parser.parse_args(argv)
     try:
         app = create_app()
         if args.command == "run":
-            return _run_one(app, jobs, args.job)
+            return _run_one(app, [*jobs, *tasks], args.job)
+        if args.command == "dead-letters":
+            return _dead_letters(consumers, replay=args.replay)
         prepare(app, migrations, startup)
         if args.command == "worker":
             run_worker(app, jobs, consumers)
@@ -93,6 +106,23 @@ def retry_while_unavailable(action: Callable[[], T], what: str, wait_seconds: fl
             log.warning(f"{what} unavailable, retrying", extra={"error": str(error).strip()})
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+
+def _dead_letters(consumers: Sequence["Consumer"], *, replay: bool) -> int:
+    from flotilla.broker import BrokerSettings
+    from flotilla.config import Env
+    from flotilla.consumer import dead_letters, replay_dead_letters
+
+    settings = BrokerSettings.from_env(Env())
+    for consumer in consumers:
+        if replay:
+            print(f"{consumer.dead_queue}: {replay_dead_letters(settings, consumer)} replayed")
+            continue
+        letters = dead_letters(settings, consumer)
+        print(f"{consumer.dead_queue}: {len(letters)}")
+        for letter in letters:
+            print(json.dumps(letter, default=str))
+    return 0
 
 
 def _run_one(app: Flask, jobs: Sequence[Job], name: str) -> int:

@@ -6,7 +6,8 @@ An event is handled in one transaction of the service's database that also recor
 nothing twice. A handler that fails is retried with backoff through `<queue>.retry` and,
 after `max_attempts`, the event goes to `<queue>.dead`; a message that is not an event goes
 there at once. Neither holds up the events behind it. While the database is away, events
-wait unacknowledged, and no attempt is spent on them.
+wait unacknowledged, and no attempt is spent on them. A dead letter is replayed into its
+consumer's queue alone, on a first attempt again (replay_dead_letters).
 """
 
 import contextlib
@@ -35,6 +36,7 @@ from flotilla.broker import (
 from flotilla.clients import resolves
 from flotilla.db import get_db
 from flotilla.logs import SANE_REQUEST_ID, request_id_scope
+from flotilla.metrics import ScrapeGauge
 
 log = logging.getLogger(__name__)
 # pika logs every connection it opens at INFO: the readiness check would flood the logs.
@@ -144,6 +146,106 @@ def purge_processed_events(*, older_than_days: int) -> int:
             {"days": older_than_days},
         )
         return cursor.rowcount
+
+
+def dead_letters(settings: BrokerSettings, consumer: Consumer) -> list[dict[str, Any]]:
+    """Return what waits in a consumer's dead-letter queue, leaving it there."""
+    connection = _connect(settings)
+    try:
+        channel = connection.channel()
+        letters = []
+        for _ in range(_depth(channel, consumer.dead_queue)):
+            method, properties, body = channel.basic_get(consumer.dead_queue)
+            if method is None:
+                break
+            letters.append(_described(properties, body))
+        # Closing the channel hands back every message taken: nothing was acknowledged.
+    finally:
+        connection.close()
+    return letters
+
+
+def replay_dead_letters(settings: BrokerSettings, consumer: Consumer) -> int:
+    """Move a consumer's dead letters back to its queue, each on its first attempt; return
+    how many. Safe to repeat: processed_events drops an event handled already."""
+    connection = _connect(settings)
+    replayed = 0
+    try:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        # Only those there now: one that fails again comes back behind them, not in a loop.
+        for _ in range(_depth(channel, consumer.dead_queue)):
+            method, properties, body = channel.basic_get(consumer.dead_queue)
+            if method is None:
+                break
+            # Published (and confirmed) before the ack: a crash in between repeats it.
+            channel.basic_publish(
+                exchange="",
+                routing_key=consumer.queue,
+                body=body,
+                properties=pika.BasicProperties(
+                    delivery_mode=pika.DeliveryMode.Persistent,
+                    content_type=properties.content_type,
+                    message_id=properties.message_id,
+                    headers=_own_headers(properties),
+                ),
+                mandatory=True,
+            )
+            channel.basic_ack(method.delivery_tag)
+            replayed += 1
+    finally:
+        connection.close()
+    log.info("dead letters replayed", extra={"queue": consumer.queue, "replayed": replayed})
+    return replayed
+
+
+def dead_letter_depths(settings: BrokerSettings, consumers: Sequence[Consumer]) -> dict[str, int]:
+    """Return how many messages wait in each consumer's dead-letter queue."""
+    connection = _connect(settings)
+    try:
+        channel = connection.channel()
+        return {c.dead_queue: _depth(channel, c.dead_queue) for c in consumers}
+    finally:
+        connection.close()
+
+
+def dead_letter_gauge(settings: BrokerSettings, consumers: Sequence[Consumer]) -> ScrapeGauge:
+    """Return a gauge of each dead-letter queue's depth, read from RabbitMQ at every scrape."""
+
+    def read() -> dict[tuple[str, ...], float]:
+        return {(queue,): n for queue, n in dead_letter_depths(settings, consumers).items()}
+
+    return ScrapeGauge(
+        "flotilla_dead_letters",
+        "Messages waiting in a consumer's dead-letter queue, by queue.",
+        ("queue",),
+        read,
+    )
+
+
+def _depth(channel: Any, queue: str) -> int:
+    return channel.queue_declare(queue, passive=True).method.message_count
+
+
+def _own_headers(properties: pika.BasicProperties) -> dict[str, Any]:
+    """The message's headers without RabbitMQ's and ours (x-death, the attempt count)."""
+    headers = properties.headers or {}
+    return {name: value for name, value in headers.items() if not name.startswith("x-")}
+
+
+def _described(properties: pika.BasicProperties, body: bytes) -> dict[str, Any]:
+    try:
+        event = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        event = None
+    headers = properties.headers or {}
+    return {
+        "message_id": properties.message_id,
+        "type": event.get("type") if isinstance(event, dict) else None,
+        "attempt": headers.get(ATTEMPT_HEADER, 1),
+        "reason": headers.get("x-first-death-reason"),
+        "bytes": len(body),
+    }
 
 
 def broker_check(settings: BrokerSettings) -> Callable[[], None]:
@@ -317,11 +419,8 @@ class ConsumerRunner:
         log.exception(
             "event failed, retrying", extra={**about, "attempt": attempt, "retry_in_seconds": delay}
         )
-        headers = {
-            name: value
-            for name, value in (delivery.properties.headers or {}).items()
-            if not name.startswith("x-")  # RabbitMQ's own (x-death...) describe the old copy
-        }
+        # RabbitMQ's own headers (x-death...) describe the old copy.
+        headers = _own_headers(delivery.properties)
         # Published (and confirmed) before the ack: a crash in between repeats the event,
         # which processed_events turns into a no-op, rather than losing it.
         self._channel.basic_publish(

@@ -1,6 +1,7 @@
 """Prometheus metrics of every service: requests by route and status, latency, in flight.
 
-Under gunicorn each worker is a process of its own, so the numbers live in
+A service adds gauges read at scrape time (add_gauge): a count in its database, a queue's
+depth. Under gunicorn each worker is a process of its own, so the numbers live in
 prometheus_client's multiprocess mode: every worker writes its values to memory-mapped
 files in PROMETHEUS_MULTIPROC_DIR (set and wiped by the master, flotilla.gunicorn_conf)
 and /metrics adds up the files of every worker, dead ones included, so counters never go
@@ -13,12 +14,12 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 
 from flotilla.health import reports
 
@@ -40,6 +41,7 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 OTHER_METHOD = "other"
 UNMATCHED_ROUTE = "<unmatched>"  # 404s and 405s: no url rule matched the path
 ROUTE_KEY = "flotilla.metrics.route"  # in the WSGI environ: a name set by label_route()
+GAUGES_KEY = "flotilla.metrics.gauges"  # in app.extensions: the gauges read at scrape time
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,22 @@ class HttpMetrics:
     requests: Counter
     duration: Histogram
     in_flight: Gauge
+
+
+@dataclass(frozen=True)
+class ScrapeGauge:
+    """A gauge whose values are read when /metrics is scraped: read() returns
+    {label values: value}, and a read that raises leaves the gauge out of that scrape."""
+
+    name: str
+    documentation: str
+    labels: tuple[str, ...]
+    read: Callable[[], Mapping[tuple[str, ...], float]]
+
+
+def add_gauge(app: Flask, gauge: ScrapeGauge) -> None:
+    """Serve a gauge read at every scrape of the app's /metrics."""
+    app.extensions.setdefault(GAUGES_KEY, []).append(gauge)
 
 
 @cache
@@ -207,7 +225,35 @@ def label_route(name: str) -> None:
 def _expose() -> Response:
     from prometheus_client import CONTENT_TYPE_LATEST
 
-    return Response(exposition(), content_type=CONTENT_TYPE_LATEST)
+    gauges = current_app.extensions.get(GAUGES_KEY, [])
+    return Response(exposition() + _scraped(gauges), content_type=CONTENT_TYPE_LATEST)
+
+
+def _scraped(gauges: list[ScrapeGauge]) -> bytes:
+    """Return the gauges read now, in Prometheus' text format."""
+    if not gauges:
+        return b""
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.core import GaugeMetricFamily
+
+    class Collector:
+        def collect(self) -> Iterable[GaugeMetricFamily]:
+            for gauge in gauges:
+                try:
+                    values = gauge.read()
+                except Exception as error:  # one source away must not fail the scrape
+                    log.warning(
+                        "gauge unavailable", extra={"gauge": gauge.name, "error": repr(error)}
+                    )
+                    continue
+                family = GaugeMetricFamily(gauge.name, gauge.documentation, labels=gauge.labels)
+                for labels, value in values.items():
+                    family.add_metric(list(labels), value)
+                yield family
+
+    registry = CollectorRegistry()
+    registry.register(Collector())
+    return generate_latest(registry)
 
 
 def _children(metric: Any) -> Callable[..., Any]:

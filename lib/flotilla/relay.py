@@ -7,7 +7,8 @@ consumers ignore an event id they have processed already.
 
 Rows are not claimed with FOR UPDATE SKIP LOCKED: the worker already runs each job under
 its advisory lock (flotilla.worker), so one relay per service runs at a time, which is what
-publishing in order needs; SKIP LOCKED would let two replicas interleave their batches.
+publishing in order needs; SKIP LOCKED would let two replicas interleave their batches. The
+relay checks that it still holds that lock before each publish.
 
 No request touches RabbitMQ: while it is down, events wait in the outbox, the relay logs
 one warning for the outage (not one per run) and retries with backoff.
@@ -22,17 +23,21 @@ from typing import Any
 import pika.exceptions
 from flask import Flask, current_app
 
-from flotilla import outbox
+from flotilla import faults, outbox
 from flotilla.broker import BrokerSettings, connect, declare_topology, envelope, publish
 from flotilla.config import ConfigError, Env
 from flotilla.db import Database, get_db
-from flotilla.worker import Job
+from flotilla.worker import Job, check_lease
 
 log = logging.getLogger(__name__)
 
 RELAY_EVERY_SECONDS = 0.5
-PURGE_EVERY_SECONDS = 3600
-PURGE_BATCH = 10_000
+# Every minute, in batches of short transactions until the old rows are gone, or for
+# PURGE_SECONDS at most so that the relay's next run never waits long: a run deletes
+# several minutes' worth of events at 100 a second (lib/tests/test_relay.py measures it).
+PURGE_EVERY_SECONDS = 60
+PURGE_BATCH = 5_000
+PURGE_SECONDS = 5.0
 RETRY_FIRST_SECONDS = 0.5
 RETRY_MAX_SECONDS = 5.0
 # What a lost connection, a refused login or a nacked message raise.
@@ -46,6 +51,7 @@ class RelaySettings:
     broker: BrokerSettings
     batch_size: int
     retention_hours: int
+    fault_injection: bool = False  # tests only (flotilla.faults): crash after a confirm
 
     @classmethod
     def from_env(cls, env: Env) -> "RelaySettings":
@@ -54,6 +60,7 @@ class RelaySettings:
             broker=BrokerSettings.from_env(env),
             batch_size=env.integer("OUTBOX_BATCH_SIZE", 100),
             retention_hours=env.integer("OUTBOX_RETENTION_HOURS", 7 * 24),
+            fault_injection=faults.enabled(env),
         )
         if settings.batch_size < 1 or settings.retention_hours < 1:
             raise ConfigError("OUTBOX_BATCH_SIZE and OUTBOX_RETENTION_HOURS must be at least 1")
@@ -83,7 +90,9 @@ class Relay:
         try:
             for row in rows:
                 event = envelope(row)
+                check_lease()  # raises once another replica may be relaying
                 publish(channel, event)  # returns once RabbitMQ confirmed (or raises)
+                faults.crash_point("relay.after-confirm", enabled=self.settings.fault_injection)
                 confirmed.append(event["id"])
                 log.info(
                     "event published",
@@ -176,13 +185,16 @@ def relay_outbox() -> int:
 
 
 def purge_outbox() -> int:
-    """Delete events published longer ago than the retention (a Job)."""
-    with get_db().transaction() as cursor:
-        return outbox.purge_published(
-            cursor,
-            older_than_hours=current_app.extensions["flotilla.relay"].settings.retention_hours,
-            limit=PURGE_BATCH,
-        )
+    """Delete events published longer ago than the retention, batch by batch (a Job)."""
+    retention = current_app.extensions["flotilla.relay"].settings.retention_hours
+    deadline = time.monotonic() + PURGE_SECONDS
+    purged = 0
+    while True:
+        with get_db().transaction() as cursor:
+            batch = outbox.purge_published(cursor, older_than_hours=retention, limit=PURGE_BATCH)
+        purged += batch
+        if batch < PURGE_BATCH or time.monotonic() >= deadline:
+            return purged
 
 
 RELAY_JOB = Job("relay-outbox", RELAY_EVERY_SECONDS, relay_outbox, start=start)

@@ -1,5 +1,11 @@
 """A service's worker: runs its periodic jobs on a schedule, one replica at a time per job,
-and between them feeds its consumers the events they receive (flotilla.consumer)."""
+and between them feeds its consumers the events they receive (flotilla.consumer).
+
+A job runs under a session advisory lock held by a connection of its own, which sits idle
+(never in a transaction) while the job works on other connections. The lock ends when that
+connection ends; so that a job never carries on without it, a job calls check_lease()
+before each side effect outside the database (a mail sent, an event published).
+"""
 
 import logging
 import signal
@@ -7,26 +13,40 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import psycopg2
 from flask import Flask
 
 from flotilla.config import Env
-from flotilla.db import get_db
-from flotilla.metrics import serve_worker_metrics
+from flotilla.db import CONNECT_TIMEOUT_SECONDS
 
 if TYPE_CHECKING:  # pika is only in the images of services that use RabbitMQ
     from flotilla.consumer import Consumer, ConsumerRunner
 
 log = logging.getLogger(__name__)
 
-# Touched after every round: the container's healthcheck reads its age (docker-compose.yml).
+# Touched by a thread of its own: the container's healthcheck reads its age (docker-compose.yml).
 HEARTBEAT = Path("/tmp/flotilla-worker.alive")  # noqa: S108 (tmpfs in production)
+HEARTBEAT_SECONDS = 5.0
+# A round of the loop (a job's run, a slice of events) taking longer than this is stuck: the
+# heartbeat stops, so the healthcheck reports the worker and an orchestrator replaces it.
+STUCK_SECONDS = 900.0
 IDLE_SECONDS = 1.0
-# Its metrics (Prometheus scrapes every container of a service on the same port).
-METRICS_PORT = 8000
+# The lock's connection: both ends notice a peer that vanished within about 30 s, so the
+# server frees a dead worker's lock and a worker learns that its lock is gone.
+LOCK_CONNECTION = {
+    "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 20_000,
+    "options": "-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5"
+    " -c tcp_keepalives_count=3 -c tcp_user_timeout=20000 -c idle_session_timeout=0",
+}
 
 
 @dataclass(frozen=True)
@@ -53,39 +73,161 @@ def start_jobs(app: Flask, jobs: Iterable[Job]) -> None:
             job.start(app)
 
 
+class LeaseLostError(Exception):
+    """The running job's lock is gone with its connection: another replica may run it now."""
+
+
+class _Lease:
+    """A job's session advisory lock, on a connection that does nothing else.
+
+    One per thread and database: its jobs run one after the other, each under its own key.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.key = 0
+        self._conn: psycopg2.extensions.connection | None = None
+
+    def acquire(self, key: int) -> bool:
+        """Take the lock unless another session holds it; a dead connection is replaced once."""
+        self.key = key
+        for attempt in (1, 2):
+            try:
+                if self._conn is None or self._conn.closed:
+                    self._conn = psycopg2.connect(self.url, **LOCK_CONNECTION)
+                    self._conn.autocommit = True
+                return self._query("SELECT pg_try_advisory_lock(%s)")
+            except (psycopg2.OperationalError, psycopg2.InterfaceError):
+                self.close()
+                if attempt == 2:
+                    raise
+        return False
+
+    def held(self) -> bool:
+        """Whether the lock is still ours: its session answers."""
+        try:
+            return self._conn is not None and self._query("SELECT %s IS NOT NULL")
+        except psycopg2.Error:
+            self.close()
+            return False
+
+    def release(self) -> None:
+        """Give the lock back; the connection stays, idle, for the next run."""
+        try:
+            if self._conn is not None and not self._conn.closed:
+                self._query("SELECT pg_advisory_unlock(%s)")
+        except psycopg2.Error:
+            self.close()  # the lock ends with its session
+
+    def close(self) -> None:
+        """Close the connection, and with it the lock."""
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.closed:
+            conn.close()
+
+    def _query(self, sql: str) -> bool:
+        assert self._conn is not None
+        with self._conn.cursor() as cursor:
+            cursor.execute(sql, (self.key,))
+            return bool(cursor.fetchone()[0])
+
+
+_lease: ContextVar[_Lease | None] = ContextVar("flotilla_job_lease", default=None)
+_leases = threading.local()  # per thread: a session lock is re-entrant within its session
+
+
+def check_lease() -> None:
+    """Raise LeaseLostError unless the running job still holds its lock (a no-op outside a job)."""
+    lease = _lease.get()
+    if lease is not None and not lease.held():
+        raise LeaseLostError("the job's lock ended with its connection")
+
+
+def _lease_for(app: Flask) -> _Lease:
+    if not hasattr(_leases, "by_url"):
+        _leases.by_url = {}
+    url = app.extensions["flotilla.db"].url
+    if url not in _leases.by_url:
+        _leases.by_url[url] = _Lease(url)
+    return _leases.by_url[url]
+
+
 def run_job(app: Flask, job: Job) -> int | None:
     """Run one job unless another replica is running it; return what it reported."""
-    with app.app_context(), get_db().transaction() as cursor:
-        # Held for the job's duration and released with this transaction, or when a
-        # killed worker's connection drops: never twice at once, never stuck.
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s) AS locked", (lock_key(app, job),))
-        if not cursor.fetchone()["locked"]:
-            return None
-        done = job.run()
+    lease = _lease_for(app)
+    if _lease.get() is lease:
+        raise RuntimeError("run_job inside a job of the same thread and database")
+    if not lease.acquire(lock_key(app, job)):
+        return None
+    token = _lease.set(lease)
+    try:
+        with app.app_context():
+            done = job.run()
+    except LeaseLostError:
+        log.warning("job stopped: its lock is gone", extra={"job": job.name})
+        return None
+    finally:
+        _lease.reset(token)
+        lease.release()
     if done:
         log.info("job done", extra={"job": job.name, "rows": done})
     return done
 
 
-def run_worker(app: Flask, jobs: Sequence[Job], consumers: Sequence["Consumer"] = ()) -> None:
-    """Run the jobs and consumers until SIGTERM or SIGINT."""
+class Heartbeat:
+    """Touches HEARTBEAT from a thread of its own, so a long job never makes the worker look
+    dead; only a round of the loop that lasts STUCK_SECONDS stops it."""
+
+    def __init__(self) -> None:
+        self._round_started = time.monotonic()
+
+    def round(self) -> None:
+        """Mark the start of a round of the worker's loop."""
+        self._round_started = time.monotonic()
+
+    def run(self, stop: threading.Event) -> None:
+        """Touch the file every HEARTBEAT_SECONDS until stop is set."""
+        while True:
+            if time.monotonic() - self._round_started < STUCK_SECONDS:
+                HEARTBEAT.touch()
+            if stop.wait(HEARTBEAT_SECONDS):
+                return
+
+    def start(self, stop: threading.Event) -> threading.Thread:
+        """Run in a daemon thread."""
+        thread = threading.Thread(target=self.run, args=(stop,), name="heartbeat", daemon=True)
+        thread.start()
+        return thread
+
+
+def run_worker(
+    app: Flask,
+    jobs: Sequence[Job],
+    consumers: Sequence["Consumer"] = (),
+    *,
+    stop: threading.Event | None = None,
+) -> None:
+    """Run the jobs and consumers until stop is set (by default: SIGTERM or SIGINT)."""
     runner = _consumer_runner(app, consumers)
     start_jobs(app, jobs)
-    serve_worker_metrics(app, METRICS_PORT)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    if stop is None:
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+    # Beats while RabbitMQ is away too: the worker is alive and reconnecting, and
+    # restarting it would not bring RabbitMQ back.
+    heartbeat = Heartbeat()
+    beating = heartbeat.start(stop)
     due = {job.name: 0.0 for job in jobs}
     queues = [consumer.queue for consumer in consumers]
     log.info("worker started", extra={"jobs": sorted(due), "queues": queues})
     while not stop.is_set():
+        heartbeat.round()
         for job in jobs:
             if time.monotonic() >= due[job.name]:
                 _run_logged(app, job)
                 due[job.name] = time.monotonic() + job.every_seconds
-        # Touched while RabbitMQ is away too: the worker is alive and reconnecting, and
-        # restarting it would not bring RabbitMQ back.
-        HEARTBEAT.touch()
+        heartbeat.round()
         next_due = min(due.values(), default=time.monotonic() + IDLE_SECONDS)
         wait = min(IDLE_SECONDS, max(0.05, next_due - time.monotonic()))
         if runner:
@@ -94,6 +236,7 @@ def run_worker(app: Flask, jobs: Sequence[Job], consumers: Sequence["Consumer"] 
             stop.wait(wait)
     if runner:
         runner.close()
+    beating.join()
     log.info("worker stopped")
 
 

@@ -4,13 +4,14 @@ from pathlib import Path
 
 from flask import Flask
 
-from flotilla import auth, consumer, health
+from flotilla import auth, consumer, health, metrics
 from flotilla.app import create_base_app
 from flotilla.auth import TokenVerifier
 from flotilla.db import Database, get_db
 from flotilla.openapi import register_openapi
 from notification_service import repository
 from notification_service.config import Config
+from notification_service.events import CONSUMER
 from notification_service.routes import notifications
 
 MIGRATIONS = [Path(__file__).parent / "migrations", consumer.MIGRATIONS]
@@ -35,6 +36,8 @@ def create_app(config: Config | None = None) -> Flask:
     health.add_report(app, "mail", mail_counts)
     # RabbitMQ next to the database: this service exists for the events it delivers.
     health.init_app(app, {"database": db.ping, "rabbitmq": consumer.broker_check(config.broker)})
+    # Events no retry could handle: what an operator acts on.
+    metrics.add_gauge(app, consumer.dead_letter_gauge(config.broker, [CONSUMER]))
     return app
 
 

@@ -6,6 +6,7 @@ from urllib.parse import unquote, urlsplit
 
 from flask import current_app
 
+from flotilla import faults
 from flotilla.auth import TokenSettings
 from flotilla.broker import BrokerSettings
 from flotilla.config import ConfigError, Env, database_url
@@ -63,6 +64,7 @@ class Config:
     mail_first_retry_seconds: float
     mail_max_retry_seconds: float
     mail_give_up_hours: float
+    fault_injection: bool = False  # tests only (flotilla.faults)
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> "Config":
@@ -82,6 +84,7 @@ class Config:
             mail_first_retry_seconds=env.number("MAIL_FIRST_RETRY_SECONDS", 5.0),
             mail_max_retry_seconds=env.number("MAIL_MAX_RETRY_SECONDS", 600.0),
             mail_give_up_hours=env.number("MAIL_GIVE_UP_HOURS", 24.0),
+            fault_injection=faults.enabled(env),
         )
 
 

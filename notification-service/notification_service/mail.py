@@ -1,9 +1,10 @@
 """Mail over SMTP: the send-mail job hands each queued notification to the SMTP server.
 
 Send, then mark: a mail is marked sent only after the server took it, so an outage never
-loses one; it is retried with backoff and failed only after MAIL_GIVE_UP_HOURS. Each mail's
-Message-ID comes from its notification id, so a repeat (a crash between sending and
-marking) is recognisable as the same mail.
+loses one; it is retried with its own backoff and failed only after MAIL_GIVE_UP_HOURS. A
+mail the server took whose record fails is remembered and recorded by a later run, never
+sent again by this process. Each mail's Message-ID comes from its notification id, so a
+repeat (the process killed between sending and marking) is recognisable as the same mail.
 """
 
 import logging
@@ -12,15 +13,22 @@ import ssl
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
+from flask import current_app
+
+from flotilla import faults
 from flotilla.clients import resolves
 from flotilla.db import get_db
 from flotilla.logs import request_id_scope
+from flotilla.worker import check_lease
 from notification_service import repository
 from notification_service.config import Config, SmtpSettings, settings
 
 log = logging.getLogger(__name__)
 
 BATCH = 50
+# The server's answer about one mail: smtplib resets the transaction (RSET) before raising
+# these, so the connection serves the next mail.
+REFUSALS = (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPSenderRefused)
 
 
 def message_id(notification_id: int, sender: str) -> str:
@@ -75,8 +83,12 @@ def is_permanent(error: smtplib.SMTPException) -> bool:
 def send_queued_mail() -> int:
     """Send the mail that is due; return how many were sent (the send-mail job)."""
     config = settings()
+    unrecorded = _unrecorded()
+    record_sent(unrecorded)
     with get_db().transaction() as cursor:
         due = repository.due_mail(cursor, limit=BATCH)
+    # Taken by the server already: recorded by a later run, never sent twice by this worker.
+    due = [mail for mail in due if mail["id"] not in unrecorded]
     unknown = [mail for mail in due if mail["address"] is None]
     if unknown:
         # An order event can arrive before its user's user.registered: wait for the address.
@@ -91,46 +103,89 @@ def send_queued_mail() -> int:
         return 0
     sent = 0
     with smtp:
-        for position, mail in enumerate(due):
+        for mail in due:
             with request_id_scope(mail["request_id"]):
+                check_lease()  # another replica may be sending: stop before sending more
                 try:
-                    sent += send_one(smtp, mail, config)
+                    sent += send_one(smtp, mail, config, unrecorded)
                 except (OSError, smtplib.SMTPException) as error:
-                    # The connection is likely gone: this mail and the rest try again later.
-                    postpone(due[position:], f"SMTP server unavailable: {error!r}", config)
+                    # The connection is likely gone: this mail waits out its backoff, the
+                    # rest stay due for the next run, on a new connection.
+                    postpone([mail], f"SMTP server unavailable: {error!r}", config)
                     break
     return sent
 
 
-def send_one(smtp: smtplib.SMTP, mail: dict, config: Config) -> bool:
+def send_one(smtp: smtplib.SMTP, mail: dict, config: Config, unrecorded: set[int]) -> bool:
     """Send one mail and record the outcome; raise when the server is unavailable."""
     try:
         smtp.send_message(build_message(mail, sender=config.mail_from))
     # ValueError: a header email.message refuses (a line break in it): no retry helps.
-    except (smtplib.SMTPException, ValueError) as error:
-        if isinstance(error, smtplib.SMTPException) and not is_permanent(error):
-            raise
-        with get_db().transaction() as cursor:
-            repository.mark_failed(cursor, notification_id=mail["id"], error=repr(error))
-        log.error("mail refused", extra={"notification_id": mail["id"], "error": repr(error)})
+    except ValueError as error:
+        give_up(mail, error)
         return False
-    with get_db().transaction() as cursor:
-        repository.mark_sent(cursor, notification_id=mail["id"])
+    except REFUSALS as error:
+        if smtp.sock is None:  # a 421: smtplib closed the connection, the server goes away
+            raise
+        if is_permanent(error):
+            give_up(mail, error)
+        else:  # this mail alone: the others on this connection go on
+            postpone([mail], f"mail refused for now: {error!r}", config)
+        return False
+    faults.crash_point("mail.after-accept", enabled=config.fault_injection)
+    unrecorded.add(mail["id"])
+    record_sent(unrecorded)
     log.info("mail sent", extra={"notification_id": mail["id"]})
     return True
 
 
-def postpone(mails: list[dict], error: str, config: Config) -> None:
-    """Try these mails again later with backoff; log those given up."""
-    with get_db().transaction() as cursor:
-        outcomes = repository.postpone_mail(
-            cursor,
-            notification_ids=[mail["id"] for mail in mails],
-            error=error,
-            first_retry_seconds=config.mail_first_retry_seconds,
-            max_retry_seconds=config.mail_max_retry_seconds,
-            give_up_hours=config.mail_give_up_hours,
+def record_sent(unrecorded: set[int]) -> None:
+    """Mark sent the mail the server took; what cannot be recorded now stays in unrecorded."""
+    for notification_id in sorted(unrecorded):
+        try:
+            with get_db().transaction() as cursor:
+                repository.mark_sent(cursor, notification_id=notification_id)
+        except Exception as error:  # the next run records it, before sending anything
+            log.warning(
+                "mail sent, not recorded yet",
+                extra={"notification_id": notification_id, "error": repr(error)},
+            )
+            continue
+        unrecorded.discard(notification_id)
+
+
+def give_up(mail: dict, error: Exception) -> None:
+    """Mark a mail failed for good; if that cannot be recorded, it stays queued."""
+    try:
+        with get_db().transaction() as cursor:
+            repository.mark_failed(cursor, notification_id=mail["id"], error=repr(error))
+    except Exception as failure:  # not sent: the next run meets the same refusal
+        log.warning(
+            "mail refusal not recorded",
+            extra={"notification_id": mail["id"], "error": repr(failure)},
         )
+        return
+    log.error("mail refused", extra={"notification_id": mail["id"], "error": repr(error)})
+
+
+def postpone(mails: list[dict], error: str, config: Config) -> None:
+    """Try these mails again later, each after its own backoff; log those given up.
+
+    If that cannot be recorded, they stay due: none was sent.
+    """
+    try:
+        with get_db().transaction() as cursor:
+            outcomes = repository.postpone_mail(
+                cursor,
+                notification_ids=[mail["id"] for mail in mails],
+                error=error,
+                first_retry_seconds=config.mail_first_retry_seconds,
+                max_retry_seconds=config.mail_max_retry_seconds,
+                give_up_hours=config.mail_give_up_hours,
+            )
+    except Exception as failure:
+        log.warning("mail delay not recorded", extra={"error": repr(failure)})
+        return
     request_ids = {mail["id"]: mail["request_id"] for mail in mails}
     for outcome in outcomes:
         about = {"notification_id": outcome["id"], "error": error}
@@ -139,3 +194,16 @@ def postpone(mails: list[dict], error: str, config: Config) -> None:
                 log.error("mail given up", extra=about)
             else:
                 log.warning("mail delayed", extra=about)
+
+
+def requeue_failed_mail() -> int:
+    """Queue every failed mail again, due now, with a new retry window; return how many."""
+    with get_db().transaction() as cursor:
+        requeued = repository.requeue_failed_mail(cursor)
+    log.info("failed mail queued again", extra={"rows": requeued})
+    return requeued
+
+
+def _unrecorded() -> set[int]:
+    """The ids of mail this process sent whose record failed: kept for the process's life."""
+    return current_app.extensions.setdefault("notification_service.unrecorded_mail", set())

@@ -103,7 +103,7 @@ def mail_counts(cursor: RealDictCursor) -> dict:
         SELECT count(*) FILTER (WHERE email_status = 'queued') AS queued,
                count(*) FILTER (WHERE email_status = 'sent') AS sent,
                count(*) FILTER (WHERE email_status = 'failed') AS failed,
-               extract(epoch FROM now() - min(created_at) FILTER (
+               extract(epoch FROM now() - min(queued_at) FILTER (
                    WHERE email_status = 'queued'
                )) AS oldest_queued_seconds
         FROM notifications
@@ -152,7 +152,8 @@ def postpone_mail(
     max_retry_seconds: float,
     give_up_hours: float,
 ) -> list[dict]:
-    """Try mail again later, each after twice its last wait; fail mail older than give_up_hours.
+    """Try each mail again later, after twice its last wait (at most max_retry_seconds), less
+    a random part of up to a half of it; fail mail queued more than give_up_hours ago.
 
     Returns the id and new status of each.
     """
@@ -163,9 +164,10 @@ def postpone_mail(
             mail_error = %(error)s,
             next_mail_at = now() + make_interval(
                 secs => least(%(first)s * power(2, least(mail_attempts, 30)), %(max)s)
+                    * (1 - random() / 2)
             ),
             email_status = CASE
-                WHEN created_at < now() - make_interval(secs => %(give_up_hours)s * 3600)
+                WHEN queued_at < now() - make_interval(secs => %(give_up_hours)s * 3600)
                 THEN 'failed'
                 ELSE 'queued'
             END
@@ -182,3 +184,18 @@ def postpone_mail(
         },
     )
     return cursor.fetchall()
+
+
+def requeue_failed_mail(cursor: RealDictCursor) -> int:
+    """Queue failed mail again, due now, its retry window starting now; return how many."""
+    cursor.execute(
+        """
+        UPDATE notifications
+        SET email_status = 'queued',
+            queued_at = now(),
+            next_mail_at = now(),
+            mail_attempts = 0
+        WHERE email_status = 'failed'
+        """
+    )
+    return cursor.rowcount

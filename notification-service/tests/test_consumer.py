@@ -3,6 +3,8 @@ fed by a ConsumerRunner as the worker feeds it."""
 
 import json
 import logging
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,7 +20,10 @@ from flotilla.consumer import (
     Consumer,
     ConsumerRunner,
     InvalidEventError,
+    dead_letter_depths,
+    dead_letters,
     declare,
+    replay_dead_letters,
 )
 from flotilla.logs import JsonFormatter
 from notification_service.events import CONSUMER
@@ -268,3 +273,49 @@ def test_the_relay_and_the_consumer_declare_the_same_queues(channel):
     declare_topology(channel, queues)
     declare(channel, CONSUMER)
     declare_topology(channel, queues)
+
+
+def test_a_replayed_dead_letter_starts_again_at_its_first_attempt(make_probe, config):
+    probe = make_probe()
+    event = probe.event(fail=4)  # three attempts fail: dead-lettered; the fourth call works
+    probe.publish(event)
+    probe.run_until(lambda: probe.ready(probe.consumer.dead_queue) == 1)
+    assert probe.handled(event) == 3
+
+    assert replay_dead_letters(config.broker, probe.consumer) == 1
+    # Its fourth call fails on the replay's first attempt, and is retried: not dead again.
+    probe.run_until(lambda: probe.handled(event) == 5)
+    probe.run_until(lambda: probe.ready(probe.consumer.queue) == 0)
+    assert probe.ready(probe.consumer.dead_queue) == 0
+    assert probe.ready(probe.consumer.retry_queue) == 0
+    assert replay_dead_letters(config.broker, probe.consumer) == 0
+
+
+def test_listing_dead_letters_leaves_them_there(make_probe, config):
+    probe = make_probe()
+    poison = probe.event(fail="invalid")
+    probe.publish(poison)
+    probe.run_until(lambda: probe.ready(probe.consumer.dead_queue) == 1)
+    # Many times over: RabbitMQ drops a quorum queue's message returned too often.
+    for _ in range(25):
+        [letter] = dead_letters(config.broker, probe.consumer)
+    assert letter["message_id"] == poison["id"] and letter["type"] == probe.type
+    assert dead_letter_depths(config.broker, [probe.consumer]) == {probe.consumer.dead_queue: 1}
+
+
+def test_the_dead_letter_depth_is_in_the_metrics(client):
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert 'flotilla_dead_letters{queue="notification-service.dead"}' in response.get_data(
+        as_text=True
+    )
+
+
+def test_one_command_lists_and_replays_the_dead_letters():
+    command = [sys.executable, "-m", "notification_service", "dead-letters"]
+    for extra in ([], ["--replay"]):
+        done = subprocess.run(
+            command + extra, capture_output=True, text=True, timeout=60, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        assert any(line.startswith(f"{CONSUMER.dead_queue}: ") for line in done.stdout.splitlines())

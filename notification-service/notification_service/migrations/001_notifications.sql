@@ -16,6 +16,9 @@ CREATE TABLE notifications (
     body text NOT NULL,
     request_id text,
     created_at timestamptz NOT NULL DEFAULT now(),
+    -- When the mail's retry window started: the notification's creation, or the moment
+    -- failed mail was queued again (requeue-failed-mail); given up MAIL_GIVE_UP_HOURS later.
+    queued_at timestamptz NOT NULL DEFAULT now(),
     email_status text NOT NULL DEFAULT 'queued'
         CHECK (email_status IN ('queued', 'sent', 'failed')),
     mail_attempts integer NOT NULL DEFAULT 0 CHECK (mail_attempts >= 0),
@@ -26,3 +29,5 @@ CREATE TABLE notifications (
 
 CREATE INDEX notifications_by_user ON notifications (user_id, created_at DESC, id DESC);
 CREATE INDEX notifications_mail_due ON notifications (next_mail_at) WHERE email_status = 'queued';
+-- The failed-mail gauge counts these at every scrape.
+CREATE INDEX notifications_mail_failed ON notifications (id) WHERE email_status = 'failed';
