@@ -1,8 +1,10 @@
--- Run by scripts/restore in every service database, before the services start again.
--- RabbitMQ's queues are not in a backup, so an event published before the backup may never
--- have reached its consumers: every event the outbox still holds (published ones are kept
--- OUTBOX_RETENTION_HOURS, a week) is published again by the relay. Consumers remember the
--- events they handled for longer (processed_events, 30 days) and skip those.
+-- Run by scripts/restore in every service database before the services start again, with
+-- psql's variable `minutes` (RESTORE_REPUBLISH_MINUTES).
+-- RabbitMQ's queues are not in a backup: an event published shortly before it may never
+-- have reached its consumers. The events published in the last `minutes` before the backup
+-- go out again (the relay publishes them first, in their order); consumers remember the
+-- events they handled (processed_events, 30 days) and skip those.
+SET flotilla.republish_minutes = :'minutes';
 DO $$
 DECLARE
     republished bigint;
@@ -10,7 +12,8 @@ BEGIN
     IF to_regclass('outbox') IS NOT NULL THEN
         UPDATE outbox
         SET published_at = NULL
-        WHERE published_at IS NOT NULL;
+        WHERE published_at > (SELECT max(published_at) FROM outbox)
+            - make_interval(mins => current_setting('flotilla.republish_minutes')::int);
         GET DIAGNOSTICS republished = ROW_COUNT;
         RAISE NOTICE '% events of % to publish again', republished, current_database();
     END IF;

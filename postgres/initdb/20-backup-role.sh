@@ -16,6 +16,7 @@ fi
 psql -v ON_ERROR_STOP=1 --username "${POSTGRES_USER:-postgres}" --dbname postgres --no-psqlrc \
 	--quiet <<-'SQL'
 	\set password `cat "$BACKUP_PASSWORD_FILE"`
+	SET client_min_messages = warning;
 	SELECT 'CREATE ROLE backup' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'backup')
 	\gexec
 	ALTER ROLE backup LOGIN REPLICATION PASSWORD :'password'
