@@ -41,42 +41,47 @@ STOCK = 1000
 
 
 def log(message: str) -> None:
+    """A line on stderr: stdout carries the state."""
     print(f"restore drill: {message}", file=sys.stderr, flush=True)
 
 
-def call(method: str, path: str, headers: dict, body: dict | None = None, **extra):
+def call(
+    method: str, path: str, headers: dict, body: dict | None = None, **extra: str
+) -> requests.Response:
+    """A request through NGINX."""
     return requests.request(
         method, f"{BASE_URL}{path}", json=body, headers={**headers, **extra}, timeout=TIMEOUT * 3
     )
 
 
 def order_body(*lines: tuple[dict, int]) -> dict:
+    """An order of these (product, quantity) lines."""
     return {"items": [{"product_id": p["id"], "quantity": n} for p, n in lines]}
 
 
-def orders_of(headers: dict) -> list[dict]:
-    """Every order of a customer, page by page."""
-    orders: list[dict] = []
+def every(path: str, headers: dict) -> list[dict]:
+    """Every item of a customer's paged list (orders, notifications)."""
+    items: list[dict] = []
     while True:
-        page = call("GET", f"/api/orders?limit=100&offset={len(orders)}", headers)
+        page = call("GET", f"{path}?limit=100&offset={len(items)}", headers)
         assert page.status_code == 200, page.text
-        orders += page.json()["items"]
-        if len(orders) >= page.json()["total"] or not page.json()["items"]:
-            return orders
+        items += page.json()["items"]
+        if len(items) >= page.json()["total"] or not page.json()["items"]:
+            return items
+
+
+def orders_of(headers: dict) -> list[dict]:
+    """Every order of a customer."""
+    return every("/api/orders", headers)
 
 
 def notifications_of(headers: dict) -> list[dict]:
-    """Every notification of a customer, page by page."""
-    notes: list[dict] = []
-    while True:
-        page = call("GET", f"/api/notifications?limit=100&offset={len(notes)}", headers)
-        assert page.status_code == 200, page.text
-        notes += page.json()["items"]
-        if len(notes) >= page.json()["total"] or not page.json()["items"]:
-            return notes
+    """Every notification of a customer."""
+    return every("/api/notifications", headers)
 
 
-def order_worker():
+def order_worker() -> docker.models.containers.Container:
+    """The stack's order-worker container."""
     client = docker.from_env()
     labels = [f"com.docker.compose.project={PROJECT}", "com.docker.compose.service=order-worker"]
     return client.containers.list(all=True, filters={"label": labels})[0]
@@ -98,10 +103,8 @@ def before() -> dict:
         products.append(created.json())
     customers = [register_customer() for _ in range(4)]
     first, second, third, busy = customers
-    placed = [
-        _place(first, order_body((products[0], 2))),
-        _place(second, order_body((products[0], 1), (products[1], 3))),
-    ]
+    _place(first, order_body((products[0], 2)))
+    _place(second, order_body((products[0], 1), (products[1], 3)))
     cancelled = _place(first, order_body((products[1], 4)))
     answer = call("POST", f"/api/orders/{cancelled['id']}/cancel", first["headers"])
     assert answer.status_code == 200, answer.text
@@ -115,7 +118,7 @@ def before() -> dict:
     # No recovery and no relay for order-service from here on: what is pending stays pending
     # and what is confirmed keeps its event in the outbox, in the backup too.
     order_worker().stop(timeout=20)
-    placed.append(_place(third, order_body((products[1], 2))))
+    _place(third, order_body((products[1], 2)))
     for step, line in [
         ("order.place.after-reserve", (products[0], 5)),  # stock taken: confirmed later
         ("order.place.after-pending", (products[1], 6)),  # nothing taken: failed later
@@ -167,48 +170,65 @@ def after(state: dict) -> None:
     """Check that the restored stack has what the backup held, and settles what was in flight."""
     wait_until_healthy()
     restored_at = time.monotonic()
-    customers = []
-    for customer in state["customers"]:
-        headers = login_headers(customer["email"], PASSWORD)
-        me = call("GET", "/api/users/me", headers)
-        assert me.status_code == 200, me.text
-        assert {k: me.json()[k] for k in ("id", "email", "name")} == customer
-        customers.append(headers)
+    customers = [_same_customer(customer) for customer in state["customers"]]
     log(f"{len(customers)} customers log in")
     for product in state["products"]:
-        # A token bypasses NGINX's edge cache: this is what product-service holds.
-        found = call("GET", f"/api/products/{product['id']}", customers[0])
-        assert found.status_code == 200, found.text
-        for key in ("sku", "name", "price_cents"):
-            assert found.json()[key] == product[key], (key, found.json())
+        _same_product(product, customers[0])
     log(f"{len(state['products'])} products")
     orders = {o["id"]: o for headers in customers for o in orders_of(headers)}
     for order in state["orders"]:
         assert orders.get(order["id"]) == order, (order, orders.get(order["id"]))
     log(f"{len(state['orders'])} orders as they were")
-
-    def settled() -> dict:
-        now = {o["id"]: o for headers in customers for o in orders_of(headers)}
-        return {} if any(o["status"] == "pending" for o in now.values()) else now
-
-    recovery = _recovery_seconds()
-    wait_until(settled, recovery, "no order pending")
-    orders = settled()
+    orders = _settled(customers)
     log(f"no order pending {time.monotonic() - restored_at:.0f} s after the restore")
     for order_id, status in state["in_flight"]:
         assert orders[order_id]["status"] == status, orders[order_id]
-    taken = Counter()
-    for order in orders.values():
-        if order["status"] == "confirmed":
-            for item in order["items"]:
-                taken[item["product_id"]] += item["quantity"]
-    for product in state["products"]:
-        assert stock_of(product) + taken[product["id"]] == STOCK, product
+    _assert_stock_accounted(state["products"], orders)
     log("the stock is accounted for")
     _assert_one_notification_per_event(customers, orders)
 
 
+def _same_customer(customer: dict) -> dict:
+    """Log in as the customer, check its account; return its auth headers."""
+    headers = login_headers(customer["email"], PASSWORD)
+    me = call("GET", "/api/users/me", headers)
+    assert me.status_code == 200, me.text
+    assert {k: me.json()[k] for k in ("id", "email", "name")} == customer
+    return headers
+
+
+def _same_product(product: dict, headers: dict) -> None:
+    """The product as it was (a token bypasses NGINX's edge cache)."""
+    found = call("GET", f"/api/products/{product['id']}", headers)
+    assert found.status_code == 200, found.text
+    for key in ("sku", "name", "price_cents"):
+        assert found.json()[key] == product[key], (key, found.json())
+
+
+def _settled(customers: list[dict]) -> dict:
+    """Every order of the customers by id, once none is pending (within the recovery window)."""
+
+    def orders() -> dict:
+        now = {o["id"]: o for headers in customers for o in orders_of(headers)}
+        return {} if any(o["status"] == "pending" for o in now.values()) else now
+
+    wait_until(orders, _recovery_seconds(), "no order pending")
+    return orders()
+
+
+def _assert_stock_accounted(products: list[dict], orders: dict) -> None:
+    """For every product: what was stocked = its stock + the quantities of confirmed orders."""
+    taken: Counter = Counter()
+    for order in orders.values():
+        if order["status"] == "confirmed":
+            for item in order["items"]:
+                taken[item["product_id"]] += item["quantity"]
+    for product in products:
+        assert stock_of(product) + taken[product["id"]] == STOCK, product
+
+
 def _recovery_seconds() -> float:
+    """ORDER_RECOVERY_SECONDS of the stack's order-worker (API.md's bound)."""
     env = dict(item.split("=", 1) for item in order_worker().attrs["Config"]["Env"])
     return float(env.get("ORDER_RECOVERY_SECONDS", 60))
 
@@ -237,7 +257,8 @@ def _assert_one_notification_per_event(customers: list[dict], orders: dict) -> N
         return counts
 
     wait_until(lambda: received() >= expected, 60, "a notification for every event")
-    # Events published again after the restore are handled in order, the drill's last.
+    # Events published again go out first, in order: a copy would have come by now; two
+    # more seconds for a straggler.
     time.sleep(2)
     counts = received()
     assert counts == expected, (counts - expected, expected - counts)
