@@ -83,6 +83,13 @@ fmt: ## Reformat the code with ruff
 seed: ## Load the demo catalog and a demo customer into the running stack (idempotent)
 	COMPOSE="$(COMPOSE)" scripts/seed
 
+.PHONY: backup restore
+backup: ## Back up PostgreSQL (all databases at one instant) to BACKUP_DIR=./backups, keep BACKUP_KEEP=7
+	COMPOSE="$(COMPOSE)" scripts/backup
+
+restore: ## Restore FROM=backups/<time>: checked first; writers stopped, PostgreSQL restored, restarted
+	COMPOSE="$(COMPOSE)" scripts/restore "$(FROM)"
+
 psql: psql-users ## psql as a service's own role: psql-<database> (services.txt), e.g. psql-orders
 
 # A static pattern rule: make never applies implicit (%) rules to .PHONY targets.
