@@ -61,11 +61,15 @@ def test_a_tricky_character_signs_up_and_logs_in(client, character):
     assert logged_in == (200 if same else 401)
 
 
+NON_SURROGATES = [*range(0x80, 0xD800), *range(0xE000, 0x3134F)]
+
+
 def test_random_unicode_is_never_a_500(client):
     seed = random.randrange(sys.maxsize)
     rng = random.Random(seed)
     for number in range(12):
-        characters = "".join(chr(rng.randrange(0x80, 0x3134F)) for _ in range(3))
+        # Lone surrogates are left out: JSON can carry them, and they are a 400 (API.md).
+        characters = "".join(chr(rng.choice(NON_SURROGATES)) for _ in range(3))
         email = f"{characters}{number}-{seed % 10**6}@example.com"
         registered, logged_in = sign_up_and_log_in(client, email)
         assert registered in (201, 422), (seed, email)
