@@ -9,12 +9,22 @@ from urllib3 import Timeout
 from urllib3.util import parse_url
 
 from flotilla.auth import TokenSettings
-from flotilla.config import ConfigError, Env, authenticated_redis_url
+from flotilla.config import PLACEHOLDERS, ConfigError, Env, authenticated_redis_url
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-# Docker's private address ranges: where NGINX's requests come from by default.
+# Docker's private address ranges: where NGINX's requests come from in development (and the
+# tests, which play NGINX from any container).
 DOCKER_NETWORKS = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fd00::/8"
+# Production believes the two proxies in front of the gateway and nobody else: NGINX, and the
+# storefront, which forwards its shoppers' addresses. By name: Compose and Swarm give their
+# containers new addresses on every start, but always under these names.
+PRODUCTION_PROXIES = "nginx,storefront"
+# In production no network of TRUSTED_PROXIES may hold more addresses: an edge subnet (at
+# most a /16), never a whole private range with every container of the host in it.
+MAX_PRODUCTION_ADDRESSES = 2**16
 _LIMIT = re.compile(r"(\d+)/(\d+)")
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"{_LABEL}(\.{_LABEL})*")
 
 
 @dataclass(frozen=True)
@@ -63,23 +73,67 @@ class Limit:
 
 
 @dataclass(frozen=True)
+class TrustedProxies:
+    """The peers whose X-Forwarded-For is believed: networks, and host names looked up while
+    the gateway runs (gateway.ratelimit.ProxyAddresses)."""
+
+    networks: tuple[IPNetwork, ...]
+    names: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, raw: str, *, production: bool) -> "TrustedProxies":
+        """Read comma-separated CIDRs, addresses and host names; raise ConfigError on a bad
+        one, and in production on a placeholder or a network broader than an edge subnet."""
+        networks, names = [], []
+        for entry in (part.strip() for part in raw.split(",")):
+            if not entry:
+                continue
+            if production and entry.lower() in PLACEHOLDERS:
+                raise ConfigError(f"TRUSTED_PROXIES: {entry!r} is a placeholder")
+            network = _network(entry)
+            if network is None:
+                names.append(entry)
+            elif production and network.num_addresses > MAX_PRODUCTION_ADDRESSES:
+                raise ConfigError(
+                    f"TRUSTED_PROXIES: {network} is too broad for production: name the proxies"
+                    f" ({PRODUCTION_PROXIES}, the default) or give the edge network's subnet"
+                )
+            else:
+                networks.append(network)
+        return cls(tuple(networks), tuple(names))
+
+
+def _network(entry: str) -> IPNetwork | None:
+    """Return the network an entry of TRUSTED_PROXIES names, or None for a host name."""
+    try:
+        return ipaddress.ip_network(entry)
+    except ValueError as error:
+        if _HOSTNAME.fullmatch(entry) and not entry.replace(".", "").isdigit():
+            return None
+        raise ConfigError(f"TRUSTED_PROXIES: {error}") from None
+
+
+@dataclass(frozen=True)
 class RateLimits:
     """Rate limits kept in Redis: the default one and the one for login and sign-up."""
 
     redis_url: str
     default: Limit
     auth: Limit
-    trusted_proxies: tuple[IPNetwork, ...]
+    trusted_proxies: TrustedProxies
     redis_timeout: float
 
     @classmethod
     def from_env(cls, env: Env) -> "RateLimits":
         """Read the rate-limit settings."""
+        proxies = env.get(
+            "TRUSTED_PROXIES", PRODUCTION_PROXIES if env.production else DOCKER_NETWORKS
+        )
         return cls(
             redis_url=authenticated_redis_url(env, default="redis://redis:6379/0"),
             default=Limit.parse("RATE_LIMIT_DEFAULT", env.get("RATE_LIMIT_DEFAULT", "600/60")),
             auth=Limit.parse("RATE_LIMIT_AUTH", env.get("RATE_LIMIT_AUTH", "20/60")),
-            trusted_proxies=parse_networks(env.get("TRUSTED_PROXIES", DOCKER_NETWORKS)),
+            trusted_proxies=TrustedProxies.parse(proxies, production=env.production),
             redis_timeout=env.number("REDIS_TIMEOUT", 0.25),
         )
 
@@ -99,14 +153,6 @@ class Breaker:
         if failures < 1 or open_seconds <= 0:
             raise ConfigError("BREAKER_FAILURES must be >= 1 and BREAKER_OPEN_SECONDS > 0")
         return cls(failures, open_seconds)
-
-
-def parse_networks(raw: str) -> tuple[IPNetwork, ...]:
-    """Read a comma-separated list of CIDR networks; raise ConfigError on a bad one."""
-    try:
-        return tuple(ipaddress.ip_network(part.strip()) for part in raw.split(",") if part.strip())
-    except ValueError as error:
-        raise ConfigError(f"TRUSTED_PROXIES: {error}") from None
 
 
 # Each upstream's base URL: <NAME>_SERVICE_URL (order-service: ORDER_SERVICE_URL), by

@@ -3,13 +3,34 @@
 import ipaddress
 import logging
 import math
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Flask, Response, current_app, g, has_request_context, request
 
+from flotilla.clients import addresses
 from flotilla.errors import ApiError
 from flotilla.redis_client import RedisCircuit, fail_fast_redis
-from gateway.config import AUTH_LIMITED, PASSWORD_CHECKED, Config, Limit, RateLimits
+from gateway.config import (
+    AUTH_LIMITED,
+    PASSWORD_CHECKED,
+    Config,
+    Limit,
+    RateLimits,
+    TrustedProxies,
+)
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# How old the addresses of TRUSTED_PROXIES' names may get: as long as NGINX keeps those it
+# looks up (resolver valid=5s), so a proxy's old address is not believed for longer.
+PROXY_ADDRESSES_SECONDS = 5.0
+# A forwarded request from a peer that is none of them looks the names up again, at most
+# this often: a proxy restarted at a new address is believed within it, and a peer forging
+# the header costs a lookup an interval, not one a request.
+PROXY_RECHECK_SECONDS = 1.0
+PROXY_LOOKUP_TIMEOUT = 0.5
 
 # One round trip, atomic: count the hit and start the window on its first hit. The
 # PTTL repair covers a key that lost its expiry (e.g. restored from an old dump).
@@ -77,16 +98,61 @@ class RateLimiter:
         )
 
 
+class ProxyAddresses:
+    """Tells the peers of TRUSTED_PROXIES: its networks, and the addresses its names have now."""
+
+    def __init__(
+        self, proxies: TrustedProxies, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.proxies = proxies
+        self.clock = clock
+        self._by_name: dict[str, frozenset[IPAddress]] = {}  # changed under the lock only
+        self._addresses: frozenset[IPAddress] = frozenset()  # replaced whole: read without it
+        self._looked_up_at = -math.inf
+        self._lock = threading.Lock()
+
+    def trusts(self, peer: str) -> bool:
+        """Return whether peer is one of the trusted proxies."""
+        try:
+            address = ipaddress.ip_address(peer)
+        except ValueError:
+            return False
+        if any(address in network for network in self.proxies.networks):
+            return True
+        if not self.proxies.names:
+            return False
+        age = self.clock() - self._looked_up_at
+        if age >= PROXY_ADDRESSES_SECONDS or (
+            address not in self._addresses and age >= PROXY_RECHECK_SECONDS
+        ):
+            self._look_up()
+        return address in self._addresses
+
+    def _look_up(self) -> None:
+        with self._lock:
+            if self.clock() - self._looked_up_at < PROXY_RECHECK_SECONDS:
+                return  # another thread just did
+            for name in self.proxies.names:
+                found = addresses(name, PROXY_LOOKUP_TIMEOUT)
+                # A failed lookup keeps what the name had: a proxy that is gone sends
+                # nothing, and one whose lookup failed must not become a single client.
+                if found is not None:
+                    self._by_name[name] = frozenset(ipaddress.ip_address(a) for a in found)
+            self._addresses = frozenset().union(*self._by_name.values())
+            self._looked_up_at = self.clock()
+
+
 def init_app(app: Flask, config: Config) -> None:
-    """Give the app its rate limiter; access lines name the client it used."""
+    """Give the app its rate limiter and proxies; access lines name the client it used."""
     app.extensions["gateway.limiter"] = RateLimiter(config.rate_limits)
+    app.extensions["gateway.proxies"] = ProxyAddresses(config.rate_limits.trusted_proxies)
     logging.getLogger("flotilla.access").addFilter(CLIENT_IN_ACCESS_LOG)  # once per process
 
 
 def client_address() -> str:
     """Return the current request's client address, as rate limits and logs know it."""
     if "client" not in g:
-        g.client = client_ip(current_app.config["SETTINGS"].rate_limits.trusted_proxies)
+        g.client = client_ip(current_app.extensions["gateway.proxies"])
     return g.client
 
 
@@ -103,23 +169,15 @@ class ClientInAccessLog(logging.Filter):
 CLIENT_IN_ACCESS_LOG = ClientInAccessLog()
 
 
-def client_ip(trusted: tuple) -> str:
-    """Return the client's address: X-Forwarded-For only when NGINX (a trusted peer) set it."""
+def client_ip(proxies: ProxyAddresses) -> str:
+    """Return the client's address: X-Forwarded-For only when a trusted proxy set it."""
     peer = request.remote_addr or ""
     forwarded = request.headers.get("X-Forwarded-For", "")
-    if not forwarded or not _in_networks(peer, trusted):
+    if not forwarded or not proxies.trusts(peer):
         return peer
     # NGINX replaces the header, so its last entry is the address NGINX saw.
     candidate = forwarded.split(",")[-1].strip()
     return candidate if _is_ip(candidate) else peer
-
-
-def _in_networks(address: str, networks: tuple) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in network for network in networks)
 
 
 def _is_ip(value: str) -> bool:

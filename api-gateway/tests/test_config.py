@@ -3,7 +3,7 @@
 import pytest
 
 from flotilla.config import ConfigError, Env
-from gateway.config import Config, Limit
+from gateway.config import Config, Limit, TrustedProxies
 
 
 @pytest.mark.parametrize(
@@ -22,8 +22,10 @@ def test_a_bad_limit_fails_fast(raw):
 @pytest.mark.parametrize(
     "environ",
     [
-        {"TRUSTED_PROXIES": "10.0.0.0/8,not-a-network"},
+        {"TRUSTED_PROXIES": "10.0.0.0/8,not a name"},
         {"TRUSTED_PROXIES": "10.0.0.1/8"},
+        {"TRUSTED_PROXIES": "nginx,999.1.2.3"},
+        {"TRUSTED_PROXIES": "-nginx"},
         {"BREAKER_FAILURES": "0"},
         {"BREAKER_OPEN_SECONDS": "-1"},
         {"UPSTREAM_READ_TIMEOUT": "soon"},
@@ -44,8 +46,35 @@ def test_the_defaults():
     assert config.upstreams["order-service"] == "http://order-service:8000"
     assert config.rate_limits.default == Limit(600, 60)
     assert config.rate_limits.auth == Limit(20, 60)
-    assert [str(n) for n in config.rate_limits.trusted_proxies][:3] == [
+    # In development any container may play NGINX (the tests do).
+    assert [str(n) for n in config.rate_limits.trusted_proxies.networks][:3] == [
         "10.0.0.0/8",
         "172.16.0.0/12",
         "192.168.0.0/16",
     ]
+
+
+PRODUCTION = {
+    "FLOTILLA_ENV": "production",
+    "REDIS_PASSWORD": "a-real-redis-password",
+}
+
+
+def test_production_trusts_only_nginx_and_the_storefront_by_default():
+    proxies = Config.from_env(Env(PRODUCTION)).rate_limits.trusted_proxies
+    assert proxies == TrustedProxies(networks=(), names=("nginx", "storefront"))
+
+
+@pytest.mark.parametrize(
+    "raw", ["10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fd00::/8", "nginx,10.0.0.0/15", "change-me"]
+)
+def test_production_refuses_trusted_proxies_broader_than_the_edge(raw):
+    with pytest.raises(ConfigError, match="TRUSTED_PROXIES"):
+        Config.from_env(Env({**PRODUCTION, "TRUSTED_PROXIES": raw}))
+
+
+def test_production_takes_an_edge_subnet_or_names():
+    environ = {**PRODUCTION, "TRUSTED_PROXIES": "172.20.0.0/16, edge-proxy.internal"}
+    proxies = Config.from_env(Env(environ)).rate_limits.trusted_proxies
+    assert [str(n) for n in proxies.networks] == ["172.20.0.0/16"]
+    assert proxies.names == ("edge-proxy.internal",)

@@ -13,7 +13,8 @@ import uuid
 import pytest
 
 from flotilla.redis_client import PAUSE_SECONDS
-from gateway.config import Limit
+from gateway import ratelimit
+from gateway.config import Limit, TrustedProxies
 
 
 def fresh_ip() -> str:
@@ -107,6 +108,74 @@ def test_forwarded_for_is_believed_only_from_a_trusted_proxy(limited_app):
         for _ in range(4)
     ]
     assert clients == [404, 404, 404, 404]  # NGINX's word: four different clients
+
+
+@pytest.fixture(scope="module")
+def named_proxy_app(config, app_with):
+    """A gateway that trusts one proxy by name, as production does: localhost (127.0.0.1)."""
+    limits = dataclasses.replace(
+        config.rate_limits,
+        default=Limit(3, 60),
+        trusted_proxies=TrustedProxies.parse("localhost", production=True),
+    )
+    return app_with(rate_limits=limits)
+
+
+def test_only_a_proxy_named_in_trusted_proxies_can_forward_a_client(named_proxy_app):
+    # Another container of the edge network (a Docker private address) is not NGINX.
+    other = client_at(named_proxy_app, f"172.18.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}")
+    spoofed = [
+        other.get("/api/nothing", headers={"X-Forwarded-For": fresh_ip()}).status_code
+        for _ in range(4)
+    ]
+    assert spoofed == [404, 404, 404, 429]  # one key: the peer's own address
+    proxy = client_at(named_proxy_app, "127.0.0.1")
+    clients = [
+        proxy.get("/api/nothing", headers={"X-Forwarded-For": fresh_ip()}).status_code
+        for _ in range(4)
+    ]
+    assert clients == [404, 404, 404, 404]  # the named proxy's word: four different clients
+
+
+class FakeDns:
+    """Stands in for flotilla.clients.addresses: names to addresses, and the lookups made."""
+
+    def __init__(self, **names: str) -> None:
+        self.names = names
+        self.lookups = 0
+
+    def __call__(self, host: str, timeout: float) -> frozenset[str] | None:
+        self.lookups += 1
+        return frozenset([self.names[host]]) if host in self.names else None
+
+
+def test_a_named_proxy_is_followed_to_its_new_address(monkeypatch):
+    dns, now = FakeDns(nginx="172.18.0.2"), [0.0]
+    monkeypatch.setattr(ratelimit, "addresses", dns)
+    proxies = ratelimit.ProxyAddresses(
+        TrustedProxies.parse("nginx", production=True), clock=lambda: now[0]
+    )
+    assert proxies.trusts("172.18.0.2")
+    # NGINX restarts elsewhere: its new address is believed once the last lookup is a
+    # second old, and a forging peer meanwhile costs no lookup per request.
+    dns.names["nginx"] = "172.18.0.9"
+    now[0] = ratelimit.PROXY_RECHECK_SECONDS / 2
+    assert [proxies.trusts("172.18.0.9") for _ in range(5)] == [False] * 5
+    assert dns.lookups == 1
+    now[0] = ratelimit.PROXY_RECHECK_SECONDS
+    assert proxies.trusts("172.18.0.9")
+    assert dns.lookups == 2
+    # Its old address is forgotten by the next lookup, at the latest when the addresses
+    # are PROXY_ADDRESSES_SECONDS old.
+    assert not proxies.trusts("172.18.0.2")
+    now[0] += ratelimit.PROXY_ADDRESSES_SECONDS
+    dns.names["nginx"] = "172.18.0.10"
+    assert not proxies.trusts("172.18.0.9")
+    assert proxies.trusts("172.18.0.10")
+    # A lookup that fails keeps the last addresses: NGINX's clients never become one.
+    del dns.names["nginx"]
+    now[0] += ratelimit.PROXY_ADDRESSES_SECONDS
+    assert proxies.trusts("172.18.0.10")
 
 
 def test_the_access_log_names_the_client_that_was_counted(limited_app, caplog):

@@ -51,6 +51,19 @@ def resolves(host: str, port: int, timeout: float) -> bool:
     return True
 
 
+def addresses(host: str, timeout: float) -> frozenset[str] | None:
+    """Return the addresses host resolves to, or None when it does not within timeout.
+
+    Bounded and shared as in resolves(). A name that is gone and a lookup that failed look
+    alike: on an internal network Docker answers both with a temporary failure.
+    """
+    try:
+        found = _lookup(host, 0).result(timeout=timeout)
+    except (FutureTimeout, OSError):
+        return None
+    return frozenset(str(info[4][0]) for info in found)
+
+
 def _lookup(host: str, port: int) -> Future:
     """Return the lookup of (host, port) under way, starting one when there is none."""
     global _resolver, _resolver_pid

@@ -3,7 +3,9 @@
 `gunicorn --config python:flotilla.gunicorn_conf "order_service:create_app()"`
 """
 
+import logging
 import os
+import sys
 from typing import Any
 
 from flotilla.config import ConfigError, Env
@@ -74,3 +76,20 @@ def on_starting(server: object) -> None:
 def child_exit(server: object, worker: Any) -> None:
     """Drop the live gauges of a worker that exited (its counts stay in the totals)."""
     worker_exited(worker.pid)
+
+
+def worker_exit(server: object, worker: Any) -> None:
+    """End a worker that leaves cleanly at once: nothing it would still do serves anyone."""
+    # Its requests are answered by now (or past the graceful timeout). Python would next
+    # join its threads, a name lookup hanging on a stopped container's name among them
+    # (flotilla.clients bounds the wait, not the thread), then tear down the interpreter,
+    # which a busy host gives CPU slowly: seconds in all, and the master waits for it.
+    if os.getpid() != worker.pid:
+        return  # the master calls it too, for a worker it found gone
+    leaving = sys.exc_info()[1]
+    if not isinstance(leaving, SystemExit) or leaving.code not in (0, None):
+        return  # a failed worker (one that cannot boot) exits with its code for the master
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

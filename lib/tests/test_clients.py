@@ -172,3 +172,11 @@ def test_lookups_that_hang_do_not_keep_other_names_from_resolving(a_lookup_that_
     # More callers than resolver threads (a Redis probe every second, for instance).
     assert not any(flotilla.clients.resolves(a_lookup_that_hangs, 80, 0.05) for _ in range(8))
     assert flotilla.clients.resolves("localhost", 80, 2)
+
+
+def test_addresses_are_looked_up_within_the_timeout(a_lookup_that_hangs):
+    assert "127.0.0.1" in flotilla.clients.addresses("localhost", 2)
+    assert flotilla.clients.addresses("no-such-service", 2) is None
+    started = time.monotonic()
+    assert flotilla.clients.addresses(a_lookup_that_hangs, 0.1) is None
+    assert time.monotonic() - started < 1

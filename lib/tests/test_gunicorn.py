@@ -1,5 +1,6 @@
 """gunicorn with flotilla's settings and worker, as every image runs it: metrics summed over
-its workers, and a stop that serves on for the shutdown delay (docker-stack.yml)."""
+its workers, a stop that serves on for the shutdown delay (docker-stack.yml), and an idle
+server that exits within STOP_SECONDS of SIGTERM."""
 
 import http.client
 import os
@@ -18,13 +19,14 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from flotilla_testing.metrics import REQUESTS, samples, value
 
 DELAY_SECONDS = 2.0
+STOP_SECONDS = 2.0
 LIVEZ = {"method": "GET", "route": "/livez", "status": "200"}
 
 
 class Server:
     """A gunicorn serving tests/probe.py on a port and a metrics directory of its own."""
 
-    def __init__(self, tmp_path: Path, **settings: str) -> None:
+    def __init__(self, tmp_path: Path, app: str = "probe:create_app()", **settings: str) -> None:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = sock.getsockname()[1]
@@ -35,9 +37,8 @@ class Server:
             "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir),
             **settings,
         }
-        command = ["gunicorn", "--config", "python:flotilla.gunicorn_conf", "probe:create_app()"]
+        command = ["gunicorn", "--config", "python:flotilla.gunicorn_conf", app]
         self.process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
-        assert until(self.answers, 30), "gunicorn did not start"
 
     def answers(self) -> bool:
         """Tell whether /livez answers."""
@@ -100,6 +101,7 @@ def until(condition: Callable[[], bool], seconds: float = 20) -> bool:
 def server(tmp_path) -> Iterator[Server]:
     """Two workers, as in every container."""
     started = Server(tmp_path, GUNICORN_WORKERS="2")
+    assert until(started.answers, 30), "gunicorn did not start"
     yield started
     started.stop()
 
@@ -108,6 +110,7 @@ def server(tmp_path) -> Iterator[Server]:
 def draining_server(tmp_path) -> Iterator[Server]:
     """One worker that serves on for DELAY_SECONDS after SIGTERM."""
     started = Server(tmp_path, GUNICORN_WORKERS="1", GUNICORN_SHUTDOWN_DELAY=str(DELAY_SECONDS))
+    assert until(started.answers, 30), "gunicorn did not start"
     yield started
     started.stop()
 
@@ -174,3 +177,37 @@ def test_a_shutdown_delay_that_leaves_no_time_to_drain_stops_the_start(delay):
     started = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     assert started.returncode != 0
     assert "GUNICORN_SHUTDOWN_DELAY must be" in started.stderr.splitlines()[-1]
+
+
+@pytest.fixture
+def hanging_lookup_server(tmp_path) -> Iterator[Server]:
+    """Two workers whose lookups of names ending in probe.SLOW_SUFFIX take 30 s to fail."""
+    started = Server(tmp_path, GUNICORN_WORKERS="2", PROBE_LOOKUP_SECONDS="30")
+    assert until(started.answers, 30), "gunicorn did not start"
+    yield started
+    started.stop()
+
+
+def test_an_idle_server_exits_at_once_although_a_lookup_still_hangs(hanging_lookup_server):
+    # Each worker answers at once (the lookup's timeout) while its lookup thread hangs on.
+    for _ in range(4):
+        response = requests.get(
+            f"{hanging_lookup_server.url}/probe/lookup/redis.slow.invalid",
+            headers={"Connection": "close"},
+            timeout=5,
+        )
+        assert response.json() == {"resolved": False}
+
+    told_to_stop = time.monotonic()
+    hanging_lookup_server.process.send_signal(signal.SIGTERM)
+    assert hanging_lookup_server.process.wait(timeout=30) == 0
+    assert time.monotonic() - told_to_stop < STOP_SECONDS
+
+
+def test_a_worker_that_cannot_load_the_app_still_stops_the_server(tmp_path):
+    # The worker's exit code tells the master not to start it again, and to stop.
+    started = Server(tmp_path, app="probe:no_such_app()", GUNICORN_WORKERS="1")
+    try:
+        assert started.process.wait(timeout=30) != 0
+    finally:
+        started.stop()

@@ -2,7 +2,8 @@
 
 A reservation is named by order-service. Reserving takes the stock and makes the reservation
 final (`committed`) in one transaction; releasing returns the stock once; an id that was
-released, refused or resolved before it was reserved is a tombstone that can never take stock.
+released, refused or resolved before it was reserved is a tombstone that can never take stock,
+kept for RESERVATION_TOMBSTONE_SECONDS and then purged by the calls that release more.
 """
 
 from psycopg2.extras import RealDictCursor
@@ -14,9 +15,23 @@ from product_service import repository
 from product_service.cache import ProductCache
 from product_service.config import settings
 
+# Per call that releases one: more than it adds, so a backlog of expired ones shrinks.
+PURGE_BATCH = 100
+
 
 def _crash_point(step: str) -> None:
     faults.crash_point(step, enabled=settings().fault_injection)
+
+
+def _purge_expired(cursor: RealDictCursor) -> None:
+    """Delete a batch of reservations released longer ago than the tombstone retention."""
+    # A reserve arriving after its tombstone is purged would take stock again. None can:
+    # order-service sends one only while its order is pending, settles the order within
+    # ORDER_RECOVERY_SECONDS (60 s), and gunicorn ends any request within 30 s; the
+    # retention is an hour at least (docs/orders.md, "Tombstones").
+    repository.purge_released_reservations(
+        cursor, older_than_seconds=settings().tombstone_seconds, limit=PURGE_BATCH
+    )
 
 
 def _document(reservation_id: str, status: str, items: list[dict]) -> dict:
@@ -53,6 +68,7 @@ def reserve(
         else:
             # Kept as a tombstone: a late copy of this request must not take stock either.
             repository.release_reservation(cursor, reservation_id=reservation_id)
+            _purge_expired(cursor)
     if refusal is not None:
         raise refusal
     cache.invalidate(*products)
@@ -115,6 +131,7 @@ def resolve(db: Database, *, reservation_id: str) -> dict:
     with db.transaction() as cursor:
         # A reserve still on its way (or retried later) then finds a tombstone.
         if repository.insert_reservation(cursor, reservation_id=reservation_id, status="released"):
+            _purge_expired(cursor)
             return _document(reservation_id, "released", [])
         return _existing(cursor, reservation_id=reservation_id)
 
@@ -125,6 +142,7 @@ def release(db: Database, cache: ProductCache, *, reservation_id: str) -> dict:
         # An unknown id is recorded as released: a reservation that arrives late (after its
         # caller gave up and released it) then finds it released and takes nothing.
         if repository.insert_reservation(cursor, reservation_id=reservation_id, status="released"):
+            _purge_expired(cursor)
             return _document(reservation_id, "released", [])
         items = repository.reservation_items(cursor, reservation_id=reservation_id)
         moved = repository.release_reservation(cursor, reservation_id=reservation_id)
@@ -134,6 +152,7 @@ def release(db: Database, cache: ProductCache, *, reservation_id: str) -> dict:
             repository.change_stock(
                 cursor, product_ids=product_ids, deltas=[item["quantity"] for item in items]
             )
+            _purge_expired(cursor)
             _crash_point("product.release.before-commit")
     if moved:
         cache.invalidate(*(item["product_id"] for item in items))

@@ -215,3 +215,27 @@ def release_reservation(cursor: RealDictCursor, *, reservation_id: str) -> bool:
         {"reservation_id": reservation_id},
     )
     return cursor.rowcount == 1
+
+
+def purge_released_reservations(
+    cursor: RealDictCursor, *, older_than_seconds: int, limit: int
+) -> int:
+    """Delete up to `limit` reservations released longer ago than older_than_seconds, with
+    their items; return how many."""
+    # SKIP LOCKED: a reservation another call holds is left for a later purge, never waited on.
+    cursor.execute(
+        """
+        DELETE FROM reservations
+        WHERE id IN (
+            SELECT id
+            FROM reservations
+            WHERE status = 'released'
+              AND updated_at < now() - make_interval(secs => %(older_than_seconds)s)
+            ORDER BY updated_at
+            LIMIT %(limit)s
+            FOR UPDATE SKIP LOCKED
+        )
+        """,
+        {"older_than_seconds": older_than_seconds, "limit": limit},
+    )
+    return cursor.rowcount

@@ -1,4 +1,5 @@
-"""product-service refuses to start in production without a real service credential."""
+"""product-service refuses to start in production without a real service credential, and
+with a tombstone retention too short to be safe."""
 
 import pytest
 
@@ -35,3 +36,10 @@ def test_production_refuses_fault_injection():
         Config.from_env(Env(environ))
     assert Config.from_env(Env({"FAULT_INJECTION": "true"})).fault_injection
     assert not Config.from_env(Env({})).fault_injection
+
+
+@pytest.mark.parametrize("seconds", ["0", "3599", "soon"])
+def test_tombstones_are_kept_at_least_an_hour(seconds):
+    with pytest.raises(ConfigError, match="RESERVATION_TOMBSTONE_SECONDS"):
+        Config.from_env(Env({"RESERVATION_TOMBSTONE_SECONDS": seconds}))
+    assert Config.from_env(Env({})).tombstone_seconds == 86400

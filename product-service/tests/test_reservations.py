@@ -143,6 +143,54 @@ def test_a_refused_reservation_can_never_take_stock_later(
     assert _stock(client, product["id"]) == 10
 
 
+def _age(db, reservation_id, *, seconds):
+    """Make a reservation look last changed `seconds` ago."""
+    with db.transaction() as cursor:
+        cursor.execute(
+            "UPDATE reservations SET updated_at = now() - make_interval(secs => %s) WHERE id = %s",
+            (seconds, reservation_id),
+        )
+
+
+def _stored(db):
+    """Every stored reservation id, and the ids that still have items."""
+    with db.transaction() as cursor:
+        cursor.execute("SELECT id FROM reservations")
+        ids = {row["id"] for row in cursor.fetchall()}
+        cursor.execute("SELECT DISTINCT reservation_id FROM reservation_items")
+        return ids, {row["reservation_id"] for row in cursor.fetchall()}
+
+
+@pytest.mark.parametrize("trigger", ["resolve", "release", "refused reserve"])
+def test_released_reservations_are_purged_once_past_their_retention(
+    client, service_headers, db, config, make_product, trigger
+):
+    product = make_product(stock=5)
+    one = [{"product_id": product["id"], "quantity": 1}]
+    _reserve(client, service_headers, "r-cancelled", one)
+    _call(client, service_headers, "r-cancelled", "release")
+    _call(client, service_headers, "r-refused", "resolve")
+    _call(client, service_headers, "r-recent", "resolve")
+    _reserve(client, service_headers, "r-confirmed", one)
+    retention = config.tombstone_seconds
+    for old in ("r-cancelled", "r-refused", "r-confirmed"):
+        _age(db, old, seconds=retention + 60)
+    _age(db, "r-recent", seconds=retention - 60)
+
+    # Any call that leaves a released reservation purges those released too long ago.
+    if trigger == "refused reserve":
+        refused = [{"product_id": product["id"], "quantity": 100}]
+        assert _reserve(client, service_headers, "r-new", refused).status_code == 409
+    else:
+        assert _call(client, service_headers, "r-new", trigger).status_code == 200
+
+    # A committed reservation is kept however old: its stock is taken for good.
+    assert _stored(db) == ({"r-confirmed", "r-recent", "r-new"}, {"r-confirmed"})
+    assert _stock(client, product["id"]) == 4
+    # Within its retention a tombstone still refuses a late reserve.
+    assert _reserve(client, service_headers, "r-recent", one).status_code == 409
+
+
 @pytest.mark.parametrize(
     "body",
     [
