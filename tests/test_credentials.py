@@ -1,8 +1,18 @@
-"""Each credential is refused what its holder must not do (Redis ACL users per client).
+"""Each credential is refused what its holder must not do: Redis ACL users per client, and
+RabbitMQ users per service (rabbitmq/definitions.sh).
 
-Run inside the Redis containers with each user's own password from that container's
-environment, as the client holding it would connect."""
+Redis: run inside the Redis containers with each user's own password from that container's
+environment, as the client holding it would connect. RabbitMQ: from here, on the backend
+network, with each service's password (docker-compose.test.yml)."""
 
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from urllib.parse import quote
+
+import pika
+import pika.exceptions
 import pytest
 
 from conftest import service_of
@@ -80,3 +90,97 @@ def test_the_storefront_cannot_reach_the_cache_nor_the_limits(stack):
     )
     output = storefront_container.exec_run(["python", "-c", probe]).output
     assert output.strip() == b"refused"
+
+
+# --- RabbitMQ ------------------------------------------------------------------------------
+
+EVENTS = "flotilla.events"
+QUEUE = "notification-service"
+ACCESS_REFUSED = 403
+PUBLISHERS = ["user-service", "order-service"]
+
+
+def rabbitmq_url(user: str) -> str:
+    own = f"RABBITMQ_{user.upper().replace('-', '_')}_PASSWORD"
+    variable = "RABBITMQ_PASSWORD" if user == "flotilla" else own
+    return f"amqp://{user}:{quote(os.environ[variable], safe='')}@rabbitmq:5672/%2F"
+
+
+@pytest.fixture
+def rabbitmq() -> Iterator[Callable[[str], pika.adapters.blocking_connection.BlockingChannel]]:
+    """Open a channel (publisher confirms on) as a RabbitMQ user; closed after the test."""
+    connections: list[pika.BlockingConnection] = []
+
+    def channel_of(user: str):
+        connections.append(pika.BlockingConnection(pika.URLParameters(rabbitmq_url(user))))
+        channel = connections[-1].channel()
+        channel.confirm_delivery()
+        return channel
+
+    yield channel_of
+    for connection in connections:
+        if connection.is_open:
+            connection.close()
+
+
+def refused(action: Callable[[], object]) -> bool:
+    """True if RabbitMQ refused the action (ACCESS_REFUSED closes the channel)."""
+    try:
+        action()
+    except pika.exceptions.ChannelClosedByBroker as error:
+        assert error.reply_code == ACCESS_REFUSED, error
+        return True
+    return False
+
+
+def message(kind: str = "test.credentials") -> tuple[str, bytes]:
+    event = {"id": str(uuid.uuid4()), "type": kind, "data": {}}
+    return kind, json.dumps(event).encode()
+
+
+@pytest.mark.parametrize("user", PUBLISHERS)
+def test_a_publisher_publishes_events_and_can_do_nothing_else(rabbitmq, user):
+    kind, body = message()
+    rabbitmq(user).basic_publish(EVENTS, kind, body)  # confirmed: allowed
+    consumer_queues = (QUEUE, f"{QUEUE}.retry", f"{QUEUE}.dead")
+    for queue in consumer_queues:
+        assert refused(lambda q=queue: rabbitmq(user).basic_get(q)), queue
+        assert refused(lambda q=queue: rabbitmq(user).basic_consume(q, lambda *a: None)), queue
+        assert refused(lambda q=queue: rabbitmq(user).queue_purge(q)), queue
+        assert refused(lambda q=queue: rabbitmq(user).queue_delete(q)), queue
+    # Nor send anything straight into a consumer's queues, nor reshape the topology.
+    assert refused(lambda: rabbitmq(user).basic_publish("", QUEUE, body))
+    assert refused(lambda: rabbitmq(user).basic_publish(f"{QUEUE}.retry", QUEUE, body))
+    assert refused(lambda: rabbitmq(user).basic_publish("flotilla.dead", QUEUE, body))
+    assert refused(lambda: rabbitmq(user).queue_bind(QUEUE, EVENTS, routing_key="#"))
+    assert refused(lambda: rabbitmq(user).exchange_delete(EVENTS))
+    assert refused(lambda: rabbitmq(user).queue_declare(f"tests.{uuid.uuid4().hex}"))
+    for queue in consumer_queues:
+        rabbitmq(user).queue_declare(queue, passive=True)  # all still there
+
+
+def test_the_consumer_cannot_publish_events_only_retry_its_own(rabbitmq):
+    user = "notification-service"
+    kind, body = message("order.confirmed")
+    assert refused(lambda: rabbitmq(user).basic_publish(EVENTS, kind, body))
+    assert refused(lambda: rabbitmq(user).basic_publish("", QUEUE, body))  # the default exchange
+    assert refused(lambda: rabbitmq(user).basic_publish("flotilla.dead", QUEUE, body))
+    assert refused(lambda: rabbitmq(user).queue_bind(QUEUE, EVENTS, routing_key="#"))
+    assert refused(lambda: rabbitmq(user).basic_get(f"{QUEUE}.retry"))
+    for queue in (QUEUE, f"{QUEUE}.retry", f"{QUEUE}.dead"):
+        assert refused(lambda q=queue: rabbitmq(user).queue_delete(q)), queue
+    assert refused(lambda: rabbitmq(user).exchange_delete(f"{QUEUE}.retry"))
+    assert refused(lambda: rabbitmq(user).queue_declare(f"tests.{uuid.uuid4().hex}"))
+    # What it needs: its queue and dead letters (taken back unacknowledged with the
+    # connection), and its own retry exchange (a key it does not route: no message moves).
+    rabbitmq(user).basic_get(QUEUE)
+    rabbitmq(user).basic_get(f"{QUEUE}.dead")
+    rabbitmq(user).basic_publish(f"{QUEUE}.retry", "tests.nowhere", body)
+
+
+def test_the_retry_exchange_reaches_its_consumer_queue_and_retry_queue_alone(rabbitmq):
+    channel = rabbitmq("flotilla")
+    _, body = message()
+    for key in (f"{QUEUE}.dead", "user-service", "tests.anything"):
+        with pytest.raises(pika.exceptions.UnroutableError):
+            channel.basic_publish(f"{QUEUE}.retry", key, body, mandatory=True)

@@ -5,23 +5,26 @@ JSON message whose body is the envelope of API.md: {id, type, occurred_at, reque
 
 A topic exchange drops a message that no queue is bound for: that is how it works, not a
 failure, so the relay's confirm says only that RabbitMQ took the message. A consumer gets
-the events published after its queue exists; that is why every consumer's queue is declared
-by declare_topology, which the relay runs on every connection before it publishes and the
-consumers run too: the queues exist from the first start of any publisher. Which queues
-and event types those are is deployment configuration (EVENT_QUEUES), not code.
+the events published after its queue exists; that is why the exchanges, every consumer's
+queues and their bindings are the operator's: declared by the broker's definitions when it
+boots (as declare_consumer_queues declares them), before any service connects. Services
+only check that what they use exists (a passive declaration, which needs no rights), so
+each one's RabbitMQ user needs no right to configure anything: a publisher may write to
+EXCHANGE, a consumer read its queues and write to its own retry exchange.
 """
 
 import json
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import pika
 
-from flotilla.config import ConfigError, Env
+from flotilla.config import Env
 
+DEFAULT_USER = "flotilla"
 EXCHANGE = "flotilla.events"
 # Where a consumer's queue sends a message it gave up on, routed by the queue's name.
 DEAD_LETTER_EXCHANGE = "flotilla.dead"
@@ -36,33 +39,20 @@ logging.getLogger("pika").setLevel(logging.CRITICAL)
 
 @dataclass(frozen=True)
 class BrokerSettings:
-    """Where RabbitMQ is, with the password from RABBITMQ_PASSWORD or RABBITMQ_PASSWORD_FILE,
-    and each consumer's queue with the event types bound to it (EVENT_QUEUES)."""
+    """Where RabbitMQ is and as which user, with the password from RABBITMQ_PASSWORD or
+    RABBITMQ_PASSWORD_FILE."""
 
     url: str
-    queues: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Env) -> "BrokerSettings":
-        """Read RABBITMQ_URL (no password in it), the password secret and EVENT_QUEUES."""
-        url = urlsplit(env.get("RABBITMQ_URL", "amqp://flotilla@rabbitmq:5672/%2F"))
-        password = env.secret("RABBITMQ_PASSWORD", "rabbitmq-dev-password")
+        """Read RABBITMQ_URL (no password in it) and the password secret."""
+        url = urlsplit(env.get("RABBITMQ_URL", f"amqp://{DEFAULT_USER}@rabbitmq:5672/%2F"))
+        user = url.username or DEFAULT_USER
+        password = env.secret("RABBITMQ_PASSWORD", _dev_password(user))
         host = f"{url.hostname}:{url.port}" if url.port else url.hostname
-        netloc = f"{quote(url.username or 'flotilla', safe='')}:{quote(password, safe='')}@{host}"
-        queues = event_queues(env.get("EVENT_QUEUES", ""))
-        return cls(url=urlunsplit(url._replace(netloc=netloc)), queues=queues)
-
-
-def event_queues(raw: str) -> dict[str, tuple[str, ...]]:
-    """Parse "queue=type,type;queue=type" into {queue: (type, ...)}; raise on a bad entry."""
-    queues = {}
-    for entry in filter(None, (part.strip() for part in raw.split(";"))):
-        queue, _, types = entry.partition("=")
-        patterns = tuple(filter(None, (kind.strip() for kind in types.split(","))))
-        if not queue.strip() or not patterns:
-            raise ConfigError(f"EVENT_QUEUES: {entry!r} is not queue=type[,type...]")
-        queues[queue.strip()] = patterns
-    return queues
+        netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{host}"
+        return cls(url=urlunsplit(url._replace(netloc=netloc)))
 
 
 def connect(settings: BrokerSettings, *, name: str = "flotilla") -> pika.BlockingConnection:
@@ -77,24 +67,35 @@ def connect(settings: BrokerSettings, *, name: str = "flotilla") -> pika.Blockin
     return pika.BlockingConnection(parameters)
 
 
+def _dev_password(user: str) -> str:
+    # Development's password of each user (docker-compose.yml): production refuses them.
+    return "rabbitmq-dev-password" if user == DEFAULT_USER else f"rabbitmq-{user}-dev-password"
+
+
+def check_exchange(channel: Any) -> None:
+    """Raise unless the events exchange exists (a passive declaration: needs no rights)."""
+    channel.exchange_declare(EXCHANGE, passive=True)
+
+
+def check_consumer_queues(channel: Any, queue: str) -> None:
+    """Raise unless a consumer's queues and retry exchange exist (passive: needs no rights)."""
+    for name in (queue, f"{queue}.retry", f"{queue}.dead"):
+        channel.queue_declare(name, passive=True)
+    channel.exchange_declare(f"{queue}.retry", passive=True)
+
+
 def declare_exchange(channel: Any) -> None:
-    """Declare the durable topic exchange (idempotent)."""
+    """Declare the durable topic exchange (idempotent; needs the right to configure it)."""
     channel.exchange_declare(EXCHANGE, exchange_type="topic", durable=True)
 
 
-def declare_topology(channel: Any, queues: dict[str, tuple[str, ...]]) -> None:
-    """Declare the exchanges and every consumer's queues (idempotent).
+def declare_consumer_queues(channel: Any, queue: str, patterns: Iterable[str]) -> None:
+    """Declare a consumer's queue bound to patterns, its retry queue, retry exchange and
+    dead-letter queue (idempotent): what the broker's definitions declare for each consumer.
 
     A queue's arguments cannot change once it exists (RabbitMQ refuses the declaration), so
-    relays and consumers declare them through declare_consumer_queues alone.
+    this and the definitions must agree; it needs an operator's rights.
     """
-    declare_exchange(channel)
-    for queue, patterns in queues.items():
-        declare_consumer_queues(channel, queue, patterns)
-
-
-def declare_consumer_queues(channel: Any, queue: str, patterns: Iterable[str]) -> None:
-    """Declare a consumer's queue bound to patterns, its retry queue and dead-letter queue."""
     declare_exchange(channel)
     channel.exchange_declare(DEAD_LETTER_EXCHANGE, exchange_type="direct", durable=True)
     _quorum_queue(channel, f"{queue}.dead")
@@ -107,6 +108,11 @@ def declare_consumer_queues(channel: Any, queue: str, patterns: Iterable[str]) -
     # An expired retry goes back through the default exchange to this consumer's queue
     # alone: the other consumers of the event have had it already.
     _quorum_queue(channel, f"{queue}.retry", dead_letter=("", queue))
+    # The consumer's own way into its queues: retries to <queue>.retry, replays to <queue>.
+    # Not the default exchange: the right to write to that reaches every queue.
+    channel.exchange_declare(f"{queue}.retry", exchange_type="direct", durable=True)
+    for target in (f"{queue}.retry", queue):
+        channel.queue_bind(target, f"{queue}.retry", routing_key=target)
 
 
 def _quorum_queue(

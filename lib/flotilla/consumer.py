@@ -8,6 +8,11 @@ after `max_attempts`, the event goes to `<queue>.dead`; a message that is not an
 there at once. Neither holds up the events behind it. While the database is away, events
 wait unacknowledged, and no attempt is spent on them. A dead letter is replayed into its
 consumer's queue alone, on a first attempt again (replay_dead_letters).
+
+The queues are declared by the broker's definitions (flotilla.broker); a consumer only
+checks that they exist. Its retries and replays go through its own exchange,
+`<queue>.retry`, so its RabbitMQ user needs no right on any other consumer's queue, nor to
+publish events.
 """
 
 import contextlib
@@ -30,6 +35,7 @@ from psycopg2.extras import RealDictCursor
 
 from flotilla.broker import (
     BrokerSettings,
+    check_consumer_queues,
     connect,
     declare_consumer_queues,
 )
@@ -73,6 +79,11 @@ class Consumer:
         return f"{self.queue}.retry"
 
     @property
+    def retry_exchange(self) -> str:
+        """The consumer's own exchange: routes to its retry queue and back to its queue."""
+        return f"{self.queue}.retry"
+
+    @property
     def dead_queue(self) -> str:
         """Where events end that could not be handled (the dead-letter queue)."""
         return f"{self.queue}.dead"
@@ -83,8 +94,14 @@ class Consumer:
 
 
 def declare(channel: Any, consumer: Consumer) -> None:
-    """Declare a consumer's queues, bindings and dead-letter route (idempotent)."""
+    """Declare a consumer's queues, bindings and dead-letter route (idempotent; an operator's
+    rights: the broker's definitions declare the same)."""
     declare_consumer_queues(channel, consumer.queue, consumer.handlers)
+
+
+def check_declared(channel: Any, consumer: Consumer) -> None:
+    """Raise unless a consumer's queues and retry exchange exist (needs no rights)."""
+    check_consumer_queues(channel, consumer.queue)
 
 
 def parse_event(body: bytes, consumer: Consumer) -> Event:
@@ -180,7 +197,7 @@ def replay_dead_letters(settings: BrokerSettings, consumer: Consumer) -> int:
                 break
             # Published (and confirmed) before the ack: a crash in between repeats it.
             channel.basic_publish(
-                exchange="",
+                exchange=consumer.retry_exchange,
                 routing_key=consumer.queue,
                 body=body,
                 properties=pika.BasicProperties(
@@ -346,7 +363,7 @@ class ConsumerRunner:
             self._channel.confirm_delivery()
             self._channel.basic_qos(prefetch_count=PREFETCH)
             for consumer in self.consumers:
-                declare(self._channel, consumer)
+                check_declared(self._channel, consumer)
                 self._channel.basic_consume(consumer.queue, self._receiver(consumer))
         except (pika.exceptions.AMQPError, OSError) as error:
             self._disconnect("RabbitMQ unavailable, retrying", error)
@@ -424,7 +441,7 @@ class ConsumerRunner:
         # Published (and confirmed) before the ack: a crash in between repeats the event,
         # which processed_events turns into a no-op, rather than losing it.
         self._channel.basic_publish(
-            exchange="",
+            exchange=consumer.retry_exchange,
             routing_key=consumer.retry_queue,
             body=delivery.body,
             properties=pika.BasicProperties(

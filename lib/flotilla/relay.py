@@ -24,7 +24,7 @@ import pika.exceptions
 from flask import Flask, current_app
 
 from flotilla import faults, outbox
-from flotilla.broker import BrokerSettings, connect, declare_topology, envelope, publish
+from flotilla.broker import BrokerSettings, check_exchange, connect, envelope, publish
 from flotilla.config import ConfigError, Env
 from flotilla.db import Database, get_db
 from flotilla.worker import Job, check_lease
@@ -138,7 +138,7 @@ class Relay:
             self._connection = connect(self.settings.broker, name=self.name)
             channel = self._connection.channel()
             channel.confirm_delivery()
-            declare_topology(channel, self.settings.broker.queues)
+            check_exchange(channel)  # declared by the broker's definitions, as the queues are
         except BROKER_ERRORS as error:
             self._lost(error)
             return None

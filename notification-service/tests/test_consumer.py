@@ -1,8 +1,11 @@
 """flotilla.consumer against the real RabbitMQ and database: a throwaway consumer per test,
-fed by a ConsumerRunner as the worker feeds it."""
+fed by a ConsumerRunner as the worker feeds it. Its queues are declared and used as the
+operator (only the broker's definitions declare queues, and notification-service's own user
+reaches notification-service's alone); tests/test_credentials.py tests the users' rights."""
 
 import json
 import logging
+import os
 import subprocess
 import sys
 import time
@@ -14,12 +17,13 @@ import pika
 import pika.exceptions
 import pytest
 
-from flotilla.broker import EXCHANGE, connect, declare_topology, publish
+from flotilla.broker import EXCHANGE, BrokerSettings, connect, publish
 from flotilla.consumer import (
     ATTEMPT_HEADER,
     Consumer,
     ConsumerRunner,
     InvalidEventError,
+    check_declared,
     dead_letter_depths,
     dead_letters,
     declare,
@@ -79,9 +83,14 @@ class Probe:
             bodies.append(body)
 
 
+@pytest.fixture(scope="module")
+def operator() -> BrokerSettings:
+    return BrokerSettings(url=os.environ["RABBITMQ_OPERATOR_URL"])
+
+
 @pytest.fixture
-def channel(config) -> Iterator:
-    connection = connect(config.broker)
+def channel(operator) -> Iterator:
+    connection = connect(operator)
     channel = connection.channel()
     channel.confirm_delivery()
     yield channel
@@ -89,7 +98,7 @@ def channel(config) -> Iterator:
 
 
 @pytest.fixture
-def make_probe(app, config, channel) -> Iterator[Callable[..., Probe]]:
+def make_probe(app, operator, channel) -> Iterator[Callable[..., Probe]]:
     """Build probes; their queues are deleted afterwards."""
     made: list[Probe] = []
 
@@ -113,7 +122,8 @@ def make_probe(app, config, channel) -> Iterator[Callable[..., Probe]]:
             {f"{name}.happened": handler},
             **{"max_attempts": 3, "first_retry_seconds": 0.2, "max_retry_seconds": 0.4, **options},
         )
-        probe = Probe(consumer, ConsumerRunner(app_ or app, [consumer], config.broker), channel)
+        declare(channel, consumer)  # as the broker's definitions declare a consumer's queues
+        probe = Probe(consumer, ConsumerRunner(app_ or app, [consumer], operator), channel)
         probe.run_until(lambda: probe.runner._channel is not None)
         made.append(probe)
         return probe
@@ -123,6 +133,7 @@ def make_probe(app, config, channel) -> Iterator[Callable[..., Probe]]:
         probe.runner.close()
         for queue in (probe.consumer.queue, probe.consumer.retry_queue, probe.consumer.dead_queue):
             channel.queue_delete(queue)
+        channel.exchange_delete(probe.consumer.retry_exchange)
 
 
 def test_an_event_is_handled_once_however_often_it_is_delivered(make_probe, db, caplog):
@@ -266,41 +277,44 @@ def test_without_rabbitmq_the_runner_waits_and_retries_with_backoff(app, config,
     assert caplog.messages.count("RabbitMQ unavailable, retrying") == 1
 
 
-def test_the_relay_and_the_consumer_declare_the_same_queues(channel):
-    queues = {CONSUMER.queue: tuple(CONSUMER.handlers)}
-    # RabbitMQ refuses a queue declared again with other arguments: whichever of the relay
-    # and the consumer comes first, the other must be able to declare after it.
-    declare_topology(channel, queues)
+def test_the_broker_definitions_declare_the_consumer_queues_as_declare_does(channel, config):
+    # RabbitMQ refuses a queue declared again with other arguments: rabbitmq/definitions.sh
+    # declared these at boot, and the lib's declaration of them is accepted.
     declare(channel, CONSUMER)
-    declare_topology(channel, queues)
+    # The consumer's own user finds them (it could not declare them).
+    connection = connect(config.broker)
+    try:
+        check_declared(connection.channel(), CONSUMER)
+    finally:
+        connection.close()
 
 
-def test_a_replayed_dead_letter_starts_again_at_its_first_attempt(make_probe, config):
+def test_a_replayed_dead_letter_starts_again_at_its_first_attempt(make_probe, operator):
     probe = make_probe()
     event = probe.event(fail=4)  # three attempts fail: dead-lettered; the fourth call works
     probe.publish(event)
     probe.run_until(lambda: probe.ready(probe.consumer.dead_queue) == 1)
     assert probe.handled(event) == 3
 
-    assert replay_dead_letters(config.broker, probe.consumer) == 1
+    assert replay_dead_letters(operator, probe.consumer) == 1
     # Its fourth call fails on the replay's first attempt, and is retried: not dead again.
     probe.run_until(lambda: probe.handled(event) == 5)
     probe.run_until(lambda: probe.ready(probe.consumer.queue) == 0)
     assert probe.ready(probe.consumer.dead_queue) == 0
     assert probe.ready(probe.consumer.retry_queue) == 0
-    assert replay_dead_letters(config.broker, probe.consumer) == 0
+    assert replay_dead_letters(operator, probe.consumer) == 0
 
 
-def test_listing_dead_letters_leaves_them_there(make_probe, config):
+def test_listing_dead_letters_leaves_them_there(make_probe, operator):
     probe = make_probe()
     poison = probe.event(fail="invalid")
     probe.publish(poison)
     probe.run_until(lambda: probe.ready(probe.consumer.dead_queue) == 1)
     # Many times over: RabbitMQ drops a quorum queue's message returned too often.
     for _ in range(25):
-        [letter] = dead_letters(config.broker, probe.consumer)
+        [letter] = dead_letters(operator, probe.consumer)
     assert letter["message_id"] == poison["id"] and letter["type"] == probe.type
-    assert dead_letter_depths(config.broker, [probe.consumer]) == {probe.consumer.dead_queue: 1}
+    assert dead_letter_depths(operator, [probe.consumer]) == {probe.consumer.dead_queue: 1}
 
 
 def test_the_dead_letter_depth_is_in_the_metrics(client):

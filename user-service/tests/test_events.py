@@ -4,6 +4,7 @@ RabbitMQ: in order, confirmed, marked afterwards, at least once, patient through
 import dataclasses
 import json
 import logging
+import os
 import subprocess
 import sys
 import time
@@ -20,8 +21,9 @@ from flotilla.broker import (
     DEAD_LETTER_EXCHANGE,
     EXCHANGE,
     BrokerSettings,
+    check_consumer_queues,
+    check_exchange,
     connect,
-    declare_topology,
 )
 from flotilla.config import ConfigError, Env
 from flotilla.db import Database
@@ -117,8 +119,10 @@ def relay_for(settings: RelaySettings) -> Iterator[Callable[..., Relay]]:
 
 
 @pytest.fixture
-def channel(settings: RelaySettings) -> Iterator[pika.adapters.blocking_connection.BlockingChannel]:
-    connection = connect(settings.broker, name="user-service tests")
+def channel() -> Iterator[pika.adapters.blocking_connection.BlockingChannel]:
+    """A channel of the operator's: user-service's own user may publish, not read."""
+    operator = BrokerSettings(url=os.environ["RABBITMQ_OPERATOR_URL"])
+    connection = connect(operator, name="user-service tests")
     yield connection.channel()
     connection.close()
 
@@ -130,9 +134,8 @@ def kind() -> str:
 
 
 @pytest.fixture
-def queue(channel, settings: RelaySettings, kind: str) -> str:
+def queue(channel, kind: str) -> str:
     """A queue of this test bound to its event type (deleted with the connection)."""
-    declare_topology(channel, settings.broker.queues)
     name = channel.queue_declare("", exclusive=True).method.queue
     channel.queue_bind(name, EXCHANGE, routing_key=kind)
     return name
@@ -303,15 +306,17 @@ def test_published_events_are_purged_after_the_retention(app, db, settings):
     assert sorted(str(row["id"]) for row in outbox_rows(db)) == sorted([recent, pending])
 
 
-def test_the_topology_holds_each_consumer_queue_and_its_dead_letter_queue(channel, settings):
-    queues = settings.broker.queues
-    assert "notification-service" in queues  # EVENT_QUEUES, as user-worker reads it
-    declare_topology(channel, queues)
-    declare_topology(channel, queues)  # idempotent: the relay runs it on every connection
-    for queue in queues:
-        channel.queue_declare(queue, passive=True)
-        channel.queue_declare(f"{queue}.dead", passive=True)
-    channel.exchange_declare(DEAD_LETTER_EXCHANGE, passive=True)
+def test_the_consumer_queues_exist_before_any_consumer_started(settings):
+    # The broker's definitions declare them at boot: an event relayed before
+    # notification-worker's first start waits in its queue. The relay's own user sees them.
+    connection = connect(settings.broker, name="user-service tests")
+    try:
+        channel = connection.channel()
+        check_exchange(channel)
+        check_consumer_queues(channel, "notification-service")
+        channel.exchange_declare(DEAD_LETTER_EXCHANGE, passive=True)
+    finally:
+        connection.close()
 
 
 @pytest.mark.parametrize(
