@@ -5,7 +5,7 @@
                                              {"requests", "failed", "unanswered", ...}
   python load.py verify PRODUCT TOKEN RESULT every order answered 201 exists once, none pending
   python load.py smoke ADMIN_PASSWORD        health, accounts, catalog, one order, requests with
-                                             ids swarm-spread-N (to find in each gateway's log)
+                                             ids swarm-spread-N (to find in NGINX's access lines)
 
 `retry`: an order without a final answer (none, a 5xx, or 409 idempotency_conflict while
 the first attempt is settled) is sent again with the same Idempotency-Key for up to 90 s,
@@ -171,8 +171,9 @@ def smoke(admin_password: str) -> dict:
     status, again = call("GET", f"/api/orders/{placed['id']}", Authorization=bearer)
     assert status == 200 and again["total_cents"] == 200, (status, again)
     assert call("GET", "/api/notifications", Authorization=bearer)[0] == 200
-    for number in range(30):
-        assert call("GET", "/api/products?limit=1", X_Request_ID=f"swarm-spread-{number}")[0] == 200
+    for number in range(30):  # with a token: past NGINX's edge cache, to a gateway each
+        spread = {"X_Request_ID": f"swarm-spread-{number}", "Authorization": bearer}
+        assert call("GET", "/api/products?limit=1", **spread)[0] == 200
     return {"health": health["status"], "order": placed["id"]}
 
 
