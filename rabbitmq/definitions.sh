@@ -70,13 +70,21 @@ $at_least_once"
 
 exchange flotilla.events topic
 exchange flotilla.dead direct
+# notification-service: begin
 consumer notification-service user.registered order.confirmed order.cancelled order.failed
+# notification-service: end
 
 user flotilla RABBITMQ_PASSWORD '"administrator"' '.*' '.*' '.*'
+# user-service: begin
 user user-service RABBITMQ_USER_SERVICE_PASSWORD '' '^$' '^flotilla\\.events$' '^$'
+# user-service: end
+# order-service: begin
 user order-service RABBITMQ_ORDER_SERVICE_PASSWORD '' '^$' '^flotilla\\.events$' '^$'
+# order-service: end
+# notification-service: begin
 user notification-service RABBITMQ_NOTIFICATION_SERVICE_PASSWORD '' \
 	'^$' '^notification-service\\.retry$' '^notification-service(\\.dead)?$'
+# notification-service: end
 
 definitions=/tmp/flotilla-definitions.json
 umask 077
