@@ -4,7 +4,7 @@ import contextlib
 import time
 from typing import Any
 
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, session
 
 from flotilla.clients import ServiceClient, error_of
 from flotilla.errors import ApiError
@@ -35,7 +35,7 @@ def call(
 
     With auth, the session's access token goes along, refreshed when it is about to expire.
     """
-    extra = {"X-Forwarded-For": client_address(), **(headers or {})}
+    extra = {"X-Forwarded-For": sessions.client_address(), **(headers or {})}
     if auth:
         extra["Authorization"] = f"Bearer {access_token()}"
     response = current_app.extensions["storefront.api"].request(
@@ -60,13 +60,6 @@ def call(
             headers=headers,
         )
     return response.json() if response.status_code != 204 else None
-
-
-def client_address() -> str:
-    """Return the browser's address: NGINX's X-Forwarded-For (the gateway's rate limits
-    then count each shopper, not the storefront)."""
-    forwarded = request.headers.get("X-Forwarded-For", "")
-    return forwarded.split(",")[-1].strip() or request.remote_addr or ""
 
 
 def log_in(email: str, password: str) -> None:

@@ -34,6 +34,13 @@ NEW_SESSIONS_WINDOW_SECONDS = 3600
 VISITOR_KEYS = frozenset({"csrf_token", "_flashes"})
 
 
+def client_address() -> str:
+    """Return the browser's address: NGINX's X-Forwarded-For (the gateway's rate limits
+    then count each shopper, not the storefront)."""
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    return forwarded.split(",")[-1].strip() or request.remote_addr or ""
+
+
 class TooManySessionsError(Exception):
     """The client has started more stored sessions than its bound allows."""
 
@@ -145,8 +152,6 @@ class RedisSessionInterface(SessionInterface):
 
     def admit(self) -> None:
         """Count a new stored session against its client; past the bound, raise."""
-        from storefront.api import client_address  # the address the gateway counts, too
-
         key = NEW_SESSIONS_PREFIX + client_address()
         with self.redis.pipeline() as pipe:
             count, _ = pipe.incr(key).expire(key, NEW_SESSIONS_WINDOW_SECONDS, nx=True).execute()
