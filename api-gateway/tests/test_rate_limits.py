@@ -95,18 +95,18 @@ def test_a_user_is_limited_wherever_it_comes_from(limited_app, auth_headers):
     assert statuses == [200, 200, 200, 429]
 
 
+def forwarded_four_times(client) -> list[int]:
+    """Send four requests, each forwarded for a different client; return their statuses."""
+    headers = [{"X-Forwarded-For": fresh_ip()} for _ in range(4)]
+    return [client.get("/api/nothing", headers=each).status_code for each in headers]
+
+
 def test_forwarded_for_is_believed_only_from_a_trusted_proxy(limited_app):
     untrusted = client_at(limited_app, fresh_ip())
-    spoofed = [
-        untrusted.get("/api/nothing", headers={"X-Forwarded-For": fresh_ip()}).status_code
-        for _ in range(4)
-    ]
+    spoofed = forwarded_four_times(untrusted)
     assert spoofed == [404, 404, 404, 429]  # one key: the peer's own address
     proxy = client_at(limited_app, "172.18.0.5")
-    clients = [
-        proxy.get("/api/nothing", headers={"X-Forwarded-For": fresh_ip()}).status_code
-        for _ in range(4)
-    ]
+    clients = forwarded_four_times(proxy)
     assert clients == [404, 404, 404, 404]  # NGINX's word: four different clients
 
 
@@ -124,16 +124,10 @@ def named_proxy_app(config, app_with):
 def test_only_a_proxy_named_in_trusted_proxies_can_forward_a_client(named_proxy_app):
     # Another container of the edge network (a Docker private address) is not NGINX.
     other = client_at(named_proxy_app, f"172.18.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}")
-    spoofed = [
-        other.get("/api/nothing", headers={"X-Forwarded-For": fresh_ip()}).status_code
-        for _ in range(4)
-    ]
+    spoofed = forwarded_four_times(other)
     assert spoofed == [404, 404, 404, 429]  # one key: the peer's own address
     proxy = client_at(named_proxy_app, "127.0.0.1")
-    clients = [
-        proxy.get("/api/nothing", headers={"X-Forwarded-For": fresh_ip()}).status_code
-        for _ in range(4)
-    ]
+    clients = forwarded_four_times(proxy)
     assert clients == [404, 404, 404, 404]  # the named proxy's word: four different clients
 
 
