@@ -1,5 +1,5 @@
 """/metrics (docs/metrics.md): every service and the gateway answer it on the internal
-networks, and NGINX never lets a client reach it."""
+networks, and NGINX never lets a client reach it; each worker serves its service's gauges."""
 
 import pytest
 import requests
@@ -14,6 +14,26 @@ SCRAPED = [
     "product-service",
     "order-service",
     "notification-service",
+]
+# The gauges a worker serves (docs/operations.md), which its web replicas do not.
+WORKER_GAUGES = [
+    ("user-worker", "user-service", {"outbox_pending", "outbox_oldest_seconds"}),
+    (
+        "order-worker",
+        "order-service",
+        {"outbox_pending", "orders_pending", "orders_oldest_seconds", "orders_overdue"},
+    ),
+    (
+        "notification-worker",
+        "notification-service",
+        {
+            "mail_queued",
+            "mail_sent",
+            "mail_failed",
+            "mail_oldest_queued_seconds",
+            "flotilla_dead_letters",
+        },
+    ),
 ]
 
 
@@ -56,6 +76,12 @@ def test_nginx_never_exposes_metrics(api, path, method):
 def test_every_service_serves_metrics_inside_the_stack(service):
     # What the test above refuses from outside is there for Prometheus inside.
     assert any(name == "http_requests_in_flight" for name, _ in scrape(service))
+
+
+@pytest.mark.parametrize(("worker", "service", "gauges"), WORKER_GAUGES)
+def test_each_worker_serves_its_service_s_gauges_once(worker, service, gauges):
+    assert gauges <= {name for name, _ in scrape(worker)}
+    assert not gauges & {name for name, _ in scrape(service)}
 
 
 def test_a_request_through_nginx_is_counted_by_the_gateway_and_the_service(api, auth_headers):

@@ -22,6 +22,7 @@ from flask import Flask
 
 from flotilla.config import ConfigError
 from flotilla.db import migrate
+from flotilla.metrics import serve_worker_metrics
 from flotilla.worker import Job, run_job, run_worker, start_jobs
 
 if TYPE_CHECKING:  # pika is only in the images of services that use RabbitMQ
@@ -63,6 +64,7 @@ def main(
             return _dead_letters(consumers, replay=args.replay)
         prepare(app, migrations, startup)
         if args.command == "worker":
+            serve_worker_metrics(app)
             run_worker(app, jobs, consumers)
     except ConfigError as error:  # also a job's own settings, read when the worker starts
         print(f"configuration error: {error}", file=sys.stderr)

@@ -42,7 +42,6 @@ from flotilla.broker import (
 from flotilla.clients import resolves
 from flotilla.db import get_db
 from flotilla.logs import SANE_REQUEST_ID, request_id_scope
-from flotilla.metrics import ScrapeGauge
 
 log = logging.getLogger(__name__)
 # pika logs every connection it opens at INFO: the readiness check would flood the logs.
@@ -224,20 +223,6 @@ def dead_letter_depths(settings: BrokerSettings, consumers: Sequence[Consumer]) 
         return {c.dead_queue: _depth(channel, c.dead_queue) for c in consumers}
     finally:
         connection.close()
-
-
-def dead_letter_gauge(settings: BrokerSettings, consumers: Sequence[Consumer]) -> ScrapeGauge:
-    """Return a gauge of each dead-letter queue's depth, read from RabbitMQ at every scrape."""
-
-    def read() -> dict[tuple[str, ...], float]:
-        return {(queue,): n for queue, n in dead_letter_depths(settings, consumers).items()}
-
-    return ScrapeGauge(
-        "flotilla_dead_letters",
-        "Messages waiting in a consumer's dead-letter queue, by queue.",
-        ("queue",),
-        read,
-    )
 
 
 def _depth(channel: Any, queue: str) -> int:

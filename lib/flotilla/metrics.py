@@ -1,7 +1,9 @@
 """Prometheus metrics of every service: requests by route and status, latency, in flight.
 
-A service adds gauges read at scrape time (add_gauge): a count in its database, a queue's
-depth. Under gunicorn each worker is a process of its own, so the numbers live in
+A service adds gauges read at scrape time (add_gauges): a count in its database, a queue's
+depth, served by its worker container alone (serve_worker_metrics).
+
+Under gunicorn each worker is a process of its own, so the numbers live in
 prometheus_client's multiprocess mode: every worker writes its values to memory-mapped
 files in PROMETHEUS_MULTIPROC_DIR (set and wiped by the master, flotilla.gunicorn_conf)
 and /metrics adds up the files of every worker, dead ones included, so counters never go
@@ -14,21 +16,23 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, current_app, request
-
-from flotilla.health import reports
+from flask import Flask, Response, request
 
 # prometheus_client chooses between in-process and multiprocess values when it is first
 # imported, so it is imported only where a metric is made or read: by then gunicorn's
 # master has set PROMETHEUS_MULTIPROC_DIR (on_starting), and every worker inherits it.
 if TYPE_CHECKING:
+    from threading import Thread
+    from wsgiref.simple_server import WSGIServer
+
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
     from prometheus_client import Counter, Gauge, Histogram
+    from prometheus_client.core import GaugeMetricFamily
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,8 @@ OTHER_METHOD = "other"
 UNMATCHED_ROUTE = "<unmatched>"  # 404s and 405s: no url rule matched the path
 ROUTE_KEY = "flotilla.metrics.route"  # in the WSGI environ: a name set by label_route()
 GAUGES_KEY = "flotilla.metrics.gauges"  # in app.extensions: the gauges read at scrape time
+WORKER_PORT = 8000  # Prometheus scrapes every container of a service, workers too, on it
+Reading = Callable[[], Mapping[str, float]]
 
 
 @dataclass(frozen=True)
@@ -53,20 +59,12 @@ class HttpMetrics:
     in_flight: Gauge
 
 
-@dataclass(frozen=True)
-class ScrapeGauge:
-    """A gauge whose values are read when /metrics is scraped: read() returns
-    {label values: value}, and a read that raises leaves the gauge out of that scrape."""
-
-    name: str
-    documentation: str
-    labels: tuple[str, ...]
-    read: Callable[[], Mapping[tuple[str, ...], float]]
-
-
-def add_gauge(app: Flask, gauge: ScrapeGauge) -> None:
-    """Serve a gauge read at every scrape of the app's /metrics."""
-    app.extensions.setdefault(GAUGES_KEY, []).append(gauge)
+def add_gauges(
+    app: Flask, name: str, documentation: str, read: Reading, *, label: str | None = None
+) -> None:
+    """Serve read()'s numbers, read at every scrape of the worker, as the gauges `<name>_<key>`
+    or, with a label, as the gauge `name` with each key as that label's value."""
+    app.extensions.setdefault(GAUGES_KEY, {})[name] = (documentation, read, label)
 
 
 @cache
@@ -106,33 +104,42 @@ def circuit_open() -> Gauge:
     )
 
 
-def serve_worker_metrics(app: Flask, port: int) -> None:
-    """Serve a worker's metrics on port, in a thread: its process, and the numbers of the
-    app's /readyz reports (an outbox's backlog) as gauges `<report>_<key>`, read at each
-    scrape. Only the worker serves the reports: one reading per service, not per replica."""
-    from prometheus_client import REGISTRY, start_http_server
+def serve_worker_metrics(app: Flask, port: int = WORKER_PORT) -> tuple[WSGIServer, Thread]:
+    """Serve, from a thread, the worker process' metrics and the app's gauges (add_gauges).
 
-    REGISTRY.register(_ReportGauges(app))
-    start_http_server(port)
+    Only the worker serves the gauges: one reading per service, not one per web replica.
+    """
+    from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
+
+    registry = CollectorRegistry()
+    registry.register(REGISTRY)
+    registry.register(_GaugeReader(app))
+    return start_http_server(port, registry=registry)
 
 
-class _ReportGauges:
+class _GaugeReader:
     def __init__(self, app: Flask) -> None:
         self.app = app
 
-    def collect(self) -> Iterable[Any]:
+    def collect(self) -> Iterator[GaugeMetricFamily]:
         from prometheus_client.core import GaugeMetricFamily
 
+        gauges = self.app.extensions.get(GAUGES_KEY, {})
         with self.app.app_context():
-            for name, report in reports(self.app).items():
+            for name, (documentation, read, label) in gauges.items():
                 try:
-                    values = report()
-                except Exception:  # the database is away: no reading, the scrape goes on
-                    log.warning("report failed", extra={"report": name}, exc_info=True)
+                    values = read()
+                except Exception as error:  # one source away must not fail the scrape
+                    log.warning("gauge unavailable", extra={"gauge": name, "error": repr(error)})
                     continue
-                for key, value in values.items():
-                    if isinstance(value, int | float) and not isinstance(value, bool):
-                        yield GaugeMetricFamily(f"{name}_{key}", f"/readyz: {name}.{key}", value)
+                if label is None:
+                    for key, value in values.items():
+                        yield GaugeMetricFamily(f"{name}_{key}", documentation, value=value)
+                    continue
+                family = GaugeMetricFamily(name, documentation, labels=[label])
+                for label_value, value in values.items():
+                    family.add_metric([label_value], value)
+                yield family
 
 
 def multiprocess_dir() -> str:
@@ -225,35 +232,7 @@ def label_route(name: str) -> None:
 def _expose() -> Response:
     from prometheus_client import CONTENT_TYPE_LATEST
 
-    gauges = current_app.extensions.get(GAUGES_KEY, [])
-    return Response(exposition() + _scraped(gauges), content_type=CONTENT_TYPE_LATEST)
-
-
-def _scraped(gauges: list[ScrapeGauge]) -> bytes:
-    """Return the gauges read now, in Prometheus' text format."""
-    if not gauges:
-        return b""
-    from prometheus_client import CollectorRegistry, generate_latest
-    from prometheus_client.core import GaugeMetricFamily
-
-    class Collector:
-        def collect(self) -> Iterable[GaugeMetricFamily]:
-            for gauge in gauges:
-                try:
-                    values = gauge.read()
-                except Exception as error:  # one source away must not fail the scrape
-                    log.warning(
-                        "gauge unavailable", extra={"gauge": gauge.name, "error": repr(error)}
-                    )
-                    continue
-                family = GaugeMetricFamily(gauge.name, gauge.documentation, labels=gauge.labels)
-                for labels, value in values.items():
-                    family.add_metric(list(labels), value)
-                yield family
-
-    registry = CollectorRegistry()
-    registry.register(Collector())
-    return generate_latest(registry)
+    return Response(exposition(), content_type=CONTENT_TYPE_LATEST)
 
 
 def _children(metric: Any) -> Callable[..., Any]:

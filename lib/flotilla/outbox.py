@@ -4,13 +4,12 @@ announces, so it exists exactly when the change does; the worker relays it later
 
 import uuid
 from pathlib import Path
-from typing import Any
 
 from flask import Flask, g, has_request_context
 from psycopg2.extras import Json, RealDictCursor
 
 from flotilla.db import get_db
-from flotilla.health import add_report
+from flotilla.metrics import add_gauges
 
 # A service that emits events lists this folder among its migrations.
 MIGRATIONS = Path(__file__).parent / "migrations" / "outbox"
@@ -76,28 +75,25 @@ def purge_published(cursor: RealDictCursor, *, older_than_hours: int, limit: int
     return cursor.rowcount
 
 
-def backlog() -> dict[str, Any]:
+def backlog() -> dict[str, float]:
     """Return how many events wait to be published and the age of the oldest, in seconds."""
     with get_db().transaction() as cursor:
         cursor.execute(
             """
             SELECT count(*) AS pending,
-                   extract(epoch FROM now() - min(occurred_at)) AS oldest_seconds
+                   coalesce(extract(epoch FROM now() - min(occurred_at)), 0)::float
+                       AS oldest_seconds
             FROM outbox
             WHERE published_at IS NULL
             """
         )
-        row = cursor.fetchone()
-    return {
-        "pending": row["pending"],
-        "oldest_seconds": round(float(row["oldest_seconds"] or 0), 1),
-    }
+        return cursor.fetchone()
 
 
 def init_app(app: Flask) -> None:
-    """Show the backlog in /readyz; it never makes the service unready.
+    """Serve the backlog as the gauges outbox_pending and outbox_oldest_seconds.
 
     The API never touches RabbitMQ, so a publisher stays ready while the broker is down;
     a growing backlog is what such an outage (or a stopped relay) looks like from here.
     """
-    add_report(app, "outbox", backlog)
+    add_gauges(app, "outbox", "Events not yet published; the oldest one's age (s).", backlog)

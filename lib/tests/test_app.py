@@ -1,5 +1,6 @@
-"""What every app built on create_base_app gets: health, JSON errors, metrics per URL rule;
-and the worker's and migrations' guarantees, against the stack's real PostgreSQL."""
+"""What every app built on create_base_app gets: health, JSON errors, metrics per URL rule,
+gauges its worker serves; and the worker's and migrations' guarantees, against the stack's
+real PostgreSQL."""
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -9,12 +10,12 @@ import psycopg2
 import pytest
 from flask import Flask
 
-from flotilla import health
+from flotilla import health, metrics
 from flotilla.app import create_base_app
 from flotilla.db import Database, migrate
 from flotilla.metrics import UNMATCHED_ROUTE
 from flotilla.worker import Job, run_job
-from flotilla_testing.metrics import REQUESTS, scrape_client, value
+from flotilla_testing.metrics import REQUESTS, scrape_client, scrape_worker, value
 
 
 @pytest.fixture
@@ -39,6 +40,29 @@ def test_readyz_names_the_failing_check(db_url):
     assert response.status_code == 503
     assert response.json["checks"] == {"database": "failing", "other": "ok"}
     assert app.test_client().get("/livez").status_code == 200
+
+
+def test_gauges_are_read_at_every_scrape_of_the_worker_alone(app, client):
+    depths = {"a.dead": 3}
+    metrics.add_gauges(app, "backlog", "Waiting.", lambda: {"pending": 2, "oldest_seconds": 1.5})
+    metrics.add_gauges(app, "dead", "Dead letters.", lambda: dict(depths), label="queue")
+    scrape = scrape_worker(app)
+    assert value(scrape, "backlog_pending") == 2 and value(scrape, "backlog_oldest_seconds") == 1.5
+    assert value(scrape, "dead", queue="a.dead") == 3
+    depths["b.dead"] = 1
+    assert value(scrape_worker(app), "dead", queue="b.dead") == 1
+    # One reading per service: a web replica serves them neither in /metrics nor in /readyz.
+    assert not {name for name, _ in scrape_client(client)} & {"backlog_pending", "dead"}
+    assert client.get("/readyz").json == {"status": "ok", "checks": {}}
+
+
+def test_a_gauge_that_cannot_be_read_is_left_out_of_that_scrape(app, caplog):
+    metrics.add_gauges(app, "away", "A source that is down.", lambda: 1 / 0)
+    metrics.add_gauges(app, "here", "A source that answers.", lambda: {"rows": 1})
+    scrape = scrape_worker(app)
+    assert value(scrape, "here_rows") == 1
+    assert not [name for name, _ in scrape if name.startswith("away")]
+    assert "gauge unavailable" in caplog.messages
 
 
 def test_unknown_paths_are_json_404(client):

@@ -1,6 +1,6 @@
 """flotilla.relay against the real PostgreSQL and RabbitMQ, on an outbox in a schema of the
 test's own (no service's worker relays or purges it): a relay killed between RabbitMQ's
-confirm and its mark, and the purge's pace."""
+confirm and its mark, the purge's pace, and the backlog's gauges."""
 
 import json
 import os
@@ -18,6 +18,7 @@ from flotilla.broker import EXCHANGE, BrokerSettings, connect, declare_exchange
 from flotilla.config import Env
 from flotilla.db import Database, migrate
 from flotilla.worker import run_job
+from flotilla_testing.metrics import scrape_worker, value
 
 # Events a second at which the purge must keep up, with this margin.
 EVENTS_PER_SECOND = 100
@@ -125,6 +126,16 @@ def test_a_relay_killed_between_the_confirm_and_the_mark_publishes_the_event_aga
     assert received(channel, kind, 2) == [(first, first), (second, second)]
     assert published(app) == {first: True, second: True}
     assert channel.queue_declare(kind, passive=True).method.message_count == 0
+
+
+def test_the_backlog_is_the_worker_s_outbox_gauges(app):
+    outbox.init_app(app)
+    assert value(scrape_worker(app), "outbox_pending") == 0
+    add_events(app, "relay-test.backlog", 2)
+    time.sleep(0.1)
+    scrape = scrape_worker(app)
+    assert value(scrape, "outbox_pending") == 2
+    assert value(scrape, "outbox_oldest_seconds") > 0
 
 
 def test_the_purge_keeps_up_with_100_events_a_second(app, kind):

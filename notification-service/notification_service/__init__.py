@@ -1,5 +1,6 @@
 """notification-service: consumes events, stores a notification per event and mails it."""
 
+from functools import partial
 from pathlib import Path
 
 from flask import Flask
@@ -33,17 +34,25 @@ def create_app(config: Config | None = None) -> Flask:
         "confirmation, cancellation or failure), each also mailed. Every route needs an "
         "access token.",
     )
-    health.add_report(app, "mail", mail_counts)
     # RabbitMQ next to the database: this service exists for the events it delivers.
     health.init_app(app, {"database": db.ping, "rabbitmq": consumer.broker_check(config.broker)})
+    metrics.add_gauges(
+        app, "mail", "Notifications' mail by state; the oldest queued one's age (s).", mail_counts
+    )
     # Events no retry could handle: what an operator acts on.
-    metrics.add_gauge(app, consumer.dead_letter_gauge(config.broker, [CONSUMER]))
+    metrics.add_gauges(
+        app,
+        "flotilla_dead_letters",
+        "Messages waiting in a consumer's dead-letter queue, by queue.",
+        partial(consumer.dead_letter_depths, config.broker, [CONSUMER]),
+        label="queue",
+    )
     return app
 
 
 def mail_counts() -> dict[str, float]:
-    """How many mails are queued, sent and failed: in /readyz, and as mail_* gauges in
-    notification-worker's metrics (docs/operations.md)."""
+    """How many mails are queued, sent and failed, and the oldest queued one's age:
+    notification-worker's mail_* gauges (docs/operations.md)."""
     with get_db().transaction() as cursor:
         row = repository.mail_counts(cursor)
     return {key: float(value or 0) for key, value in row.items()}

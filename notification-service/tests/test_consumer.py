@@ -30,6 +30,7 @@ from flotilla.consumer import (
     replay_dead_letters,
 )
 from flotilla.logs import JsonFormatter
+from flotilla_testing.metrics import scrape_worker
 from notification_service.events import CONSUMER
 
 
@@ -317,12 +318,9 @@ def test_listing_dead_letters_leaves_them_there(make_probe, operator):
     assert dead_letter_depths(operator, [probe.consumer]) == {probe.consumer.dead_queue: 1}
 
 
-def test_the_dead_letter_depth_is_in_the_metrics(client):
-    response = client.get("/metrics")
-    assert response.status_code == 200
-    assert 'flotilla_dead_letters{queue="notification-service.dead"}' in response.get_data(
-        as_text=True
-    )
+def test_the_dead_letter_depth_is_in_the_worker_s_metrics(app):
+    scrape = scrape_worker(app)
+    assert ("flotilla_dead_letters", frozenset({("queue", "notification-service.dead")})) in scrape
 
 
 def test_one_command_lists_and_replays_the_dead_letters():

@@ -10,7 +10,8 @@ import sys
 import psycopg2
 import pytest
 
-from notification_service import mail, mail_counts, repository
+from flotilla_testing.metrics import scrape_worker, value
+from notification_service import mail, repository
 
 
 @pytest.fixture
@@ -256,10 +257,9 @@ def test_a_worker_killed_between_the_servers_acceptance_and_the_record_sends_a_c
     }
 
 
-def mail_report(app) -> dict:
-    """The counts notification-worker's metrics serve as mail_queued, mail_failed, ..."""
-    with app.app_context():
-        return mail_counts()
+def mail_gauge(app, state: str) -> float:
+    """notification-worker's gauge mail_<state>, read now."""
+    return value(scrape_worker(app), f"mail_{state}")
 
 
 def test_failed_mail_is_counted_and_one_command_queues_it_again(
@@ -270,7 +270,7 @@ def test_failed_mail_is_counted_and_one_command_queues_it_again(
     _past_the_retry_window(db)
     send(smtp_down)
     assert notifications()[0]["email_status"] == "failed"
-    assert mail_report(app)["failed"] == 1
+    assert mail_gauge(app, "failed") == 1
 
     command = [sys.executable, "-m", "notification_service", "run", "requeue-failed-mail"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
@@ -278,7 +278,7 @@ def test_failed_mail_is_counted_and_one_command_queues_it_again(
     assert "requeue-failed-mail: 1" in done.stdout.splitlines()
     [row] = notifications()
     assert row["email_status"] == "queued" and not row["later"]
-    assert mail_report(app)["failed"] == 0 and mail_report(app)["queued"] == 1
+    assert mail_gauge(app, "failed") == 0 and mail_gauge(app, "queued") == 1
 
     assert send() == 1
     assert len(maildev.emails(user["email"])) == 1

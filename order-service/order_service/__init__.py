@@ -4,7 +4,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from flotilla import auth, health, internal, outbox
+from flotilla import auth, health, internal, metrics, outbox
 from flotilla.app import create_base_app
 from flotilla.auth import TokenVerifier
 from flotilla.db import Database, get_db
@@ -27,7 +27,12 @@ def create_app(config: Config | None = None) -> Flask:
     # product-service being down is answered per request (503); it does not make us unready.
     products.init_app(app, config)
     outbox.init_app(app)
-    health.add_report(app, "orders", pending_orders)
+    metrics.add_gauges(
+        app,
+        "orders",
+        "Pending orders; the oldest one's age (s); how many are past the recovery window.",
+        pending_orders,
+    )
     app.register_blueprint(routes.orders)
     register_openapi(
         app,
@@ -40,7 +45,7 @@ def create_app(config: Config | None = None) -> Flask:
 
 def pending_orders() -> dict[str, float]:
     """The pending orders, the oldest one's age and how many are past the recovery window:
-    in /readyz, and as orders_* gauges in order-worker's metrics (docs/operations.md)."""
+    order-worker's orders_* gauges (docs/operations.md)."""
     with get_db().transaction() as cursor:
         row = repository.pending_summary(cursor, overdue_after_seconds=settings().recovery_seconds)
     return {key: float(value) for key, value in row.items()}

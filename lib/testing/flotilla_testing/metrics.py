@@ -1,6 +1,11 @@
 """Reading /metrics in tests: Prometheus' text format as {(sample, labels): value}."""
 
+import urllib.request
+
+from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
+
+from flotilla.metrics import serve_worker_metrics
 
 REQUESTS = "http_requests_total"
 Sample = tuple[str, frozenset[tuple[str, str]]]
@@ -26,3 +31,16 @@ def scrape_client(client) -> dict[Sample, float]:
     assert response.status_code == 200
     assert response.content_type.startswith("text/plain; version=")
     return samples(response.get_data(as_text=True))
+
+
+def scrape_worker(app: Flask) -> dict[Sample, float]:
+    """Scrape what the app's worker serves (its gauges read now), on a port of its own."""
+    server, thread = serve_worker_metrics(app, port=0)
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return samples(response.read().decode())
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
