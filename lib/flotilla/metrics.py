@@ -142,18 +142,14 @@ class _GaugeReader:
                 yield family
 
 
-def multiprocess_dir() -> str:
-    """Return the directory of the workers' metric files: $PROMETHEUS_MULTIPROC_DIR or ours."""
-    return os.environ.get(MULTIPROC_ENV) or DEFAULT_MULTIPROC_DIR
-
-
 def prepare_multiprocess_dir() -> str:
-    """Empty the metric files' directory and point prometheus_client at it (gunicorn's master).
+    """Empty the metric files' directory ($PROMETHEUS_MULTIPROC_DIR or ours) and point
+    prometheus_client at it (gunicorn's master).
 
     Run before any worker forks: files left by a previous run would add their counts to
     this one's.
     """
-    path = multiprocess_dir()
+    path = os.environ.get(MULTIPROC_ENV) or DEFAULT_MULTIPROC_DIR
     shutil.rmtree(path, ignore_errors=True)
     os.makedirs(path, mode=0o700)
     os.environ[MULTIPROC_ENV] = path
@@ -166,17 +162,6 @@ def worker_exited(pid: int) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(pid)
-
-
-def exposition() -> bytes:
-    """Return every metric in Prometheus' text format, summed over the workers."""
-    from prometheus_client import REGISTRY, CollectorRegistry, generate_latest, multiprocess
-
-    if os.environ.get(MULTIPROC_ENV):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry)
-    return generate_latest(REGISTRY)
 
 
 def register_metrics(app: Flask) -> None:
@@ -230,9 +215,20 @@ def label_route(name: str) -> None:
 
 
 def _expose() -> Response:
-    from prometheus_client import CONTENT_TYPE_LATEST
+    """Every metric in Prometheus' text format, summed over the workers."""
+    from prometheus_client import (
+        CONTENT_TYPE_LATEST,
+        REGISTRY,
+        CollectorRegistry,
+        generate_latest,
+        multiprocess,
+    )
 
-    return Response(exposition(), content_type=CONTENT_TYPE_LATEST)
+    registry = REGISTRY
+    if os.environ.get(MULTIPROC_ENV):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
 
 def _children(metric: Any) -> Callable[..., Any]:
