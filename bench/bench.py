@@ -13,6 +13,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -95,6 +96,7 @@ class Run:
     cpu: dict = field(default_factory=dict)  # container -> cores used on average
     memory_mib: dict = field(default_factory=dict)
     wrk_cpu: float = 0.0  # cores used by wrk itself
+    docker_cpu: float = 0.0  # cores used by dockerd, containerd and the shims (logs, mostly)
     rps_runs: list = field(default_factory=list)  # req/s of every repeat (BENCH_REPEAT)
 
 
@@ -207,6 +209,25 @@ class Stack:
         return found
 
 
+DOCKER_PROCESSES = ("dockerd", "containerd")
+
+
+def docker_cpu_seconds() -> float:
+    """Return the CPU time the Docker engine has used: dockerd, containerd and every
+    containerd-shim, which carry each container's output to its log (the bench container
+    shares the host's process namespace)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        name, fields = text[text.index("(") + 1 : text.rindex(")")], text.rsplit(")", 1)[1].split()
+        if name in DOCKER_PROCESSES or name.startswith("containerd-shim"):
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def wrk(stack: Stack, target: str, url: str, env: dict[str, str], seconds: int) -> dict:
     """Run wrk in target's network namespace; return its BENCH summary and its CPU use."""
     command = (
@@ -241,7 +262,9 @@ def measure(stack: Stack, case: str, mode: str, target: str, path: str, env: dic
     if WARMUP_SECONDS:
         wrk(stack, target, url, env, WARMUP_SECONDS)
     before, started = stack.usage(), time.monotonic()
+    engine_before, engine_started = docker_cpu_seconds(), time.monotonic()
     summary = wrk(stack, target, url, env, SECONDS)
+    engine = (docker_cpu_seconds() - engine_before) / (time.monotonic() - engine_started)
     after, wall = stack.usage(), time.monotonic() - started
     seconds = summary["duration_us"] / 1e6
     latency = summary["latency_us"]
@@ -263,6 +286,7 @@ def measure(stack: Stack, case: str, mode: str, target: str, path: str, env: dic
         },
         memory_mib={name: round(after[name][1] / 2**20, 1) for name in after},
         wrk_cpu=round(summary["cpu_seconds"] / wall, 2),
+        docker_cpu=round(engine, 3),
     )
     print(f"  {case:14} {mode:6} {run.rps:9.1f} req/s  p50 {run.p50_ms:7.1f} ms  "
           f"p99 {run.p99_ms:7.1f} ms  {run.errors or ''}", flush=True)  # fmt: skip
@@ -379,6 +403,84 @@ def table(report: dict) -> str:
     return "\n".join([*lines, "", f"Memory, the most seen at the end of a run (MiB): {listed}"])
 
 
+@dataclass(frozen=True)
+class Target:
+    """A goal the table is held to: what it measures, the bound, and which way it points."""
+
+    what: str
+    bound: float
+    at_least: bool  # True: measured >= bound; False: measured <= bound
+    measure: Callable[[dict, dict], float | None]  # (runs by (case, mode), report) -> value
+
+
+def _ratio(case: str) -> Callable[[dict, dict], float | None]:
+    def measure(runs: dict, _report: dict) -> float | None:
+        direct, edge = runs.get((case, "direct")), runs.get((case, "edge"))
+        return edge["rps"] / direct["rps"] if direct and edge and direct["rps"] else None
+
+    return measure
+
+
+def _edge(case: str, key: str) -> Callable[[dict, dict], float | None]:
+    return lambda runs, _report: runs[case, "edge"][key] if (case, "edge") in runs else None
+
+
+def _per_request(cases: tuple[str, ...], cores: Callable[[dict], float | None]) -> Callable:
+    """The most CPU ms per request, over the edge runs of cases, that cores(run) spent."""
+
+    def measure(runs: dict, _report: dict) -> float | None:
+        edges = [runs[c, "edge"] for c in cases if (c, "edge") in runs]
+        found = [cores(r) / r["rps"] * 1000 for r in edges if r["rps"] and cores(r) is not None]
+        return max(found, default=None)
+
+    return measure
+
+
+def _hot_orders_to_pgbench(runs: dict, report: dict) -> float | None:
+    edge, pg = runs.get(("order_hot", "edge")), report.get("pgbench")
+    return edge["rps"] / pg["tps"] if edge and pg and pg["tps"] else None
+
+
+FORWARDED = ("users_me", "orders_list")  # authenticated requests the gateway forwards
+TARGETS = [
+    Target("anonymous product read, edge / direct", 2.0, True, _ratio("product")),
+    Target("anonymous product read, edge p99 ms", 20, False, _edge("product", "p99_ms")),
+    Target("catalog list `?limit=20`, edge / direct", 2.0, True, _ratio("products_list")),
+    Target("`/api/users/me`, edge / direct", 0.55, True, _ratio("users_me")),
+    Target("`/api/orders`, edge / direct", 0.55, True, _ratio("orders_list")),
+    Target("gateway CPU ms per forwarded authenticated request", 0.6, False,
+           _per_request(FORWARDED, lambda run: run["cpu"].get("api-gateway", 0.0))),
+    Target("orders on one hot product through the edge / pgbench", 0.25, True,
+           _hot_orders_to_pgbench),
+    Target("orders on one hot product through the edge, p99 ms", 200, False,
+           _edge("order_hot", "p99_ms")),
+    Target("Docker's CPU ms per request through the edge (log carrying)", 0.12, False,
+           _per_request(FORWARDED, lambda run: run.get("docker_cpu"))),
+]  # fmt: skip
+
+
+def targets(report: dict) -> list[dict]:
+    """Return every target with what this run measured and whether it is met."""
+    runs = {(run["case"], run["mode"]): run for run in report["runs"]}
+    checked = []
+    for target in TARGETS:
+        value = target.measure(runs, report)
+        met = None if value is None else (value >= target.bound) == target.at_least
+        bound = f"{'≥' if target.at_least else '≤'} {target.bound:g}"
+        checked.append({"target": target.what, "goal": bound, "measured": value, "met": met})
+    return checked
+
+
+def targets_table(checked: list[dict]) -> str:
+    """Return the targets as a Markdown table: measured, goal, met or not."""
+    lines = ["| target | measured | goal | met |", "|---|---|---|---|"]
+    for row in checked:
+        value = NONE if row["measured"] is None else f"{row['measured']:.2f}"
+        met = {True: "yes", False: "**no**", None: "not measured"}[row["met"]]
+        lines.append(f"| {row['target']} | {value} | {row['goal']} | {met} |")
+    return "\n".join(lines)
+
+
 def chart(report: dict, path: Path) -> None:
     """Draw req/s and p99 of every case, direct and through the edge."""
     import matplotlib
@@ -462,6 +564,7 @@ def main() -> int:
     report["loadavg_end"] = loadavg()
     report["finished"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     report["table"] = table(report)
+    report["targets"] = targets(report)
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     stem = RESULTS / ("smoke" if SMOKE else f"bench-{started:%Y%m%dT%H%M%SZ}")
@@ -472,6 +575,8 @@ def main() -> int:
         os.chown(written, owner.st_uid, owner.st_gid)  # the host user's, not root's
     print()
     print(report["table"])
+    print()
+    print(targets_table(report["targets"]))
     load = f"{report['loadavg_start']} → {report['loadavg_end']}"
     print(f"\nload average (1, 5, 15 min) {load} on {report['cpus']} CPUs")
     print(f"wrote {stem}.json and {stem}.png")

@@ -1,5 +1,5 @@
-"""`make fuzz`: run schemathesis against the merged OpenAPI document through NGINX, once as
-an admin and once as a customer; non-zero when either run finds a failure."""
+"""`make fuzz`: run schemathesis against the merged OpenAPI document through NGINX, as an
+admin and as a customer at the same time; non-zero when either run finds a failure."""
 
 import json
 import os
@@ -42,8 +42,8 @@ def customer_token() -> str:
     return access_token(account["email"], account["password"])
 
 
-def schemathesis(role: str, token: str) -> int:
-    """Run every phase and check as one caller; return schemathesis's exit status."""
+def schemathesis(role: str, token: str) -> tuple[str, subprocess.Popen, float]:
+    """Start every phase and check as one caller; its output is kept until it ends."""
     command = [
         "st",
         "--config-file",
@@ -66,17 +66,24 @@ def schemathesis(role: str, token: str) -> int:
     ]
     if EXCLUDED:
         command += ["--exclude-checks", EXCLUDED]
-    print(f"\n==> schemathesis as {role}: {' '.join(command[:6])} ...", flush=True)
-    started = time.monotonic()
-    status = subprocess.call(command, env={**os.environ, "SCHEMATHESIS_HOOKS": "hooks"})
-    print(f"==> {role}: exit {status} in {time.monotonic() - started:.0f}s", flush=True)
-    return status
+    print(f"==> schemathesis as {role}: {' '.join(command[:6])} ...", flush=True)
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": "hooks"}
+    run = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return role, run, time.monotonic()
+
+
+def finish(role: str, run: subprocess.Popen, started: float) -> int:
+    """Wait for one caller's run; print its output whole, then its exit status."""
+    output, _ = run.communicate()
+    print(f"\n==> schemathesis as {role}:\n{output.decode(errors='replace')}", flush=True)
+    print(f"==> {role}: exit {run.returncode} in {time.monotonic() - started:.0f}s", flush=True)
+    return run.returncode
 
 
 def main() -> int:
     admin = access_token(os.environ["ADMIN_EMAIL"], os.environ["ADMIN_PASSWORD"])
-    statuses = [schemathesis("admin", admin), schemathesis("customer", customer_token())]
-    return max(statuses)
+    runs = [schemathesis("admin", admin), schemathesis("customer", customer_token())]
+    return max(finish(*run) for run in runs)
 
 
 if __name__ == "__main__":
