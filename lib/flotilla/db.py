@@ -16,7 +16,7 @@ import psycopg2.pool
 from flask import Flask, Response, current_app
 from psycopg2.extensions import TRANSACTION_STATUS_IDLE, connection
 
-from flotilla.errors import error_response
+from flotilla.errors import ApiError, error_response
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +211,8 @@ def _ended_by_server(conn: connection) -> bool:
 
 def _unavailable(error: psycopg2.OperationalError) -> Response:
     log.warning("database unavailable", extra={"error": str(error).strip()})
-    return error_response(503, "service_unavailable", "Database unavailable, try again shortly")
+    message = "Database unavailable, try again shortly"
+    return error_response(ApiError(503, "service_unavailable", message))
 
 
 def get_db() -> Database:
