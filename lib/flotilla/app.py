@@ -39,8 +39,7 @@ class IdConverter(IntegerConverter):
 
 
 def create_base_app(import_name: str, *, service: str, log_level: str = "INFO") -> Flask:
-    """Return a Flask app with JSON errors, request ids, access logs, metrics (/metrics) and
-    checked request bytes."""
+    """Return a Flask app with JSON errors, request ids, logs, /metrics and checked request text."""
     configure_logging(service, log_level)
     app = Flask(import_name)
     app.config["SERVICE_NAME"] = service

@@ -54,12 +54,9 @@ class CircuitBreaker:
 
     @contextmanager
     def call(self, failures: Errors) -> Iterator[None]:
-        """Guard one call: raise CircuitOpen instead of making it while the circuit is open.
-
-        A call that returns is a success, one that raises `failures` a failure; any other
-        exception decides nothing, but a probe is released however the call ends, so no
-        bug can leave the circuit half-open, refusing every call, forever.
-        """
+        """Guard one call: raise CircuitOpen instead of making it while the circuit is open."""
+        # Any exception but `failures` decides nothing, yet releases a probe: no bug can
+        # leave the circuit half-open, refusing every call, forever.
         probe = self._admit()
         try:
             yield

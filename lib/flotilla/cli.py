@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 import psycopg2
 from flask import Flask
@@ -29,7 +29,6 @@ if TYPE_CHECKING:  # pika is only in the images of services that use RabbitMQ
     from flotilla.consumer import Consumer
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 StartupTask = Callable[[], None]  # runs once per container start, in an app context
 
 
@@ -43,10 +42,7 @@ def main(
     consumers: Sequence["Consumer"] = (),
     argv: list[str] | None = None,
 ) -> int:
-    """Run one command of a service; return the exit status.
-
-    tasks are jobs that only `run` starts, never the worker's schedule.
-    """
+    """Run one command of a service; return the exit status (tasks: jobs only `run` starts)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="apply migrations and start-up tasks")
@@ -85,27 +81,20 @@ def prepare(
     if not migrations and not startup:
         return
 
-    def apply() -> None:
-        applied = migrate(app.extensions["flotilla.db"].url, *migrations)
-        log.info("migrations up to date", extra={"applied": applied})
-        with app.app_context():
-            for task in startup:
-                task()
-
-    retry_while_unavailable(apply, "database", wait_seconds)
-
-
-def retry_while_unavailable(action: Callable[[], T], what: str, wait_seconds: float) -> T:
-    """Run action, retrying with backoff while its dependency refuses connections."""
     deadline = time.monotonic() + wait_seconds
     delay = 0.5
     while True:
         try:
-            return action()
+            applied = migrate(app.extensions["flotilla.db"].url, *migrations)
+            log.info("migrations up to date", extra={"applied": applied})
+            with app.app_context():
+                for task in startup:
+                    task()
+            return
         except psycopg2.OperationalError as error:
             if time.monotonic() + delay > deadline:
                 raise
-            log.warning(f"{what} unavailable, retrying", extra={"error": str(error).strip()})
+            log.warning("database unavailable, retrying", extra={"error": str(error).strip()})
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
 

@@ -90,8 +90,7 @@ def internal_api_token(env: Env) -> str:
 
 
 def authenticated_redis_url(env: Env, *, default: str) -> str:
-    """Return REDIS_URL with REDIS_USER (an ACL user; none: the default user) and the password
-    of REDIS_PASSWORD (or REDIS_PASSWORD_FILE) in it."""
+    """Return REDIS_URL with REDIS_USER (none: the default) and REDIS_PASSWORD(_FILE) in it."""
     url = urlsplit(env.get("REDIS_URL", default))
     user = quote(env.get("REDIS_USER", ""), safe="")
     password = env.secret("REDIS_PASSWORD", "redis-dev-password")

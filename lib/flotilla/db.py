@@ -16,7 +16,7 @@ import psycopg2.pool
 from flask import Flask, Response, current_app
 from psycopg2.extensions import TRANSACTION_STATUS_IDLE, connection
 
-from flotilla.errors import error_response
+from flotilla.errors import ApiError, error_response
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,12 @@ class _Pool:
             if self._idle:
                 return self._idle.pop()
         try:
-            return _connect(self.url), None
+            conn = psycopg2.connect(
+                self.url,
+                connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                cursor_factory=psycopg2.extras.RealDictCursor,
+            )
+            return conn, None
         except BaseException:
             with self._lock:
                 self._in_use -= 1
@@ -73,14 +78,6 @@ class _Pool:
             self._closed = True
         for conn, _ in idle:
             conn.close()
-
-
-def _connect(url: str) -> connection:
-    return psycopg2.connect(
-        url,
-        connect_timeout=CONNECT_TIMEOUT_SECONDS,
-        cursor_factory=psycopg2.extras.RealDictCursor,
-    )
 
 
 class Database:
@@ -168,11 +165,8 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 
 
 def migrate(url: str, *directories: Path) -> list[str]:
-    """Apply the numbered *.sql files not yet recorded; return the versions applied.
-
-    Each folder is applied in order of file name; a file's name (without .sql) is its
-    version, so names must be unique across the folders.
-    """
+    """Apply the *.sql files not yet recorded, folder by folder in name order; return them."""
+    # A file's name (without .sql) is its version: names are unique across the folders.
     # One advisory lock per database serialises replicas that start at the same time.
     lock_key = zlib.crc32(b"flotilla-migrations")
     applied: list[str] = []
@@ -217,7 +211,8 @@ def _ended_by_server(conn: connection) -> bool:
 
 def _unavailable(error: psycopg2.OperationalError) -> Response:
     log.warning("database unavailable", extra={"error": str(error).strip()})
-    return error_response(503, "service_unavailable", "Database unavailable, try again shortly")
+    message = "Database unavailable, try again shortly"
+    return error_response(ApiError(503, "service_unavailable", message))
 
 
 def get_db() -> Database:

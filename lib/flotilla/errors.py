@@ -62,25 +62,12 @@ def error_body(code: str, message: str, *, request_id: str | None = None, **extr
     return {"error": error}
 
 
-def error_response(
-    status: int,
-    code: str,
-    message: str,
-    *,
-    fields: dict[str, str] | None = None,
-    headers: dict[str, str] | None = None,
-) -> Response:
-    """Return a JSON error response in API.md's shape."""
-    response = jsonify(error_body(code, message, fields=fields))
-    response.status_code = status
-    response.headers.update(headers or {})
+def error_response(error: ApiError) -> Response:
+    """Return the error as a JSON response in API.md's shape."""
+    response = jsonify(error_body(error.code, error.message, fields=error.fields))
+    response.status_code = error.status
+    response.headers.update(error.headers)
     return response
-
-
-def _handle_api_error(error: ApiError) -> Response:
-    return error_response(
-        error.status, error.code, error.message, fields=error.fields, headers=error.headers
-    )
 
 
 def _handle_http_exception(error: HTTPException) -> Response:
@@ -91,17 +78,17 @@ def _handle_http_exception(error: HTTPException) -> Response:
     if status == 405 and error.valid_methods:
         headers["Allow"] = ", ".join(sorted(error.valid_methods))
     code = HTTP_CODES.get(status, "bad_request" if status < 500 else "internal_error")
-    return error_response(status, code, error.description or code, headers=headers)
+    return error_response(ApiError(status, code, error.description or code, headers=headers))
 
 
 def _handle_unexpected(error: Exception) -> Response:
     # A bug: log the stack trace, never send it.
     log.exception("unhandled error")
-    return error_response(500, "internal_error", "Internal server error")
+    return error_response(ApiError(500, "internal_error", "Internal server error"))
 
 
 def register_error_handlers(app: Flask) -> None:
     """Make every error path answer with the JSON error shape."""
-    app.register_error_handler(ApiError, _handle_api_error)
+    app.register_error_handler(ApiError, error_response)
     app.register_error_handler(HTTPException, _handle_http_exception)
     app.register_error_handler(Exception, _handle_unexpected)

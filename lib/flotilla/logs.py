@@ -78,8 +78,7 @@ def incoming_request_id() -> str:
 
 
 def register_request_logging(app: Flask, env: Env | None = None) -> None:
-    """Give every request an id and echo it back; log the requests that failed (5xx) or took
-    longer than SLOW_REQUEST_MS, or every request when ACCESS_LOG is on."""
+    """Give every request an id, echoed back, and log it when it failed, was slow or ACCESS_LOG."""
     env = env or Env()
     app.config.setdefault("ACCESS_LOG", env.flag("ACCESS_LOG", False))
     app.config.setdefault("SLOW_REQUEST_MS", env.integer("SLOW_REQUEST_MS", 500))

@@ -59,13 +59,8 @@ READS = {
     "query": {"400": error_response("A query parameter is not valid, or not clean text")},
     "headers": {"400": error_response("A header is not valid, or not clean text")},
 }
-CALLERS = {
-    "user": {"401": error_response("No valid access token")},
-    "admin": {
-        "401": error_response("No valid access token"),
-        "403": error_response("Not an admin"),
-    },
-}
+UNAUTHORIZED = {"401": error_response("No valid access token")}
+CALLERS = {"user": UNAUTHORIZED, "admin": {**UNAUTHORIZED, "403": error_response("Not an admin")}}
 
 
 class _Schema(GenerateJsonSchema):

@@ -34,11 +34,8 @@ class QuickResolveConnection(Connection):
 
 
 def fail_fast_redis(url: str, *, timeout: float) -> redis.Redis:
-    """Return a client with short timeouts and no retries: a failure is reported at once.
-
-    redis-py's default retries with exponential backoff would turn one failure into
-    seconds of waiting for every request that asks.
-    """
+    """Return a client with short timeouts and no retries: a failure is reported at once."""
+    # redis-py's default retries with backoff would make every request wait seconds.
     return redis.Redis.from_url(
         url,
         socket_timeout=timeout,
@@ -49,13 +46,7 @@ def fail_fast_redis(url: str, *, timeout: float) -> redis.Redis:
 
 
 class RedisCircuit:
-    """Runs calls on Redis through a circuit breaker that opens on the first failure.
-
-    While it is open, calls are skipped at once and a background thread pings Redis every
-    `pause_seconds`; its first answer closes the circuit. No request ever waits for a
-    probe, so after the failure itself a dead or hanging Redis costs requests nothing,
-    however rarely they come.
-    """
+    """Runs calls on Redis through a breaker that a failure opens and a background ping closes."""
 
     def __init__(
         self, client: redis.Redis, *, unavailable: str, pause_seconds: float = PAUSE_SECONDS

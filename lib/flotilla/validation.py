@@ -45,6 +45,7 @@ MESSAGES = {
 
 View = Callable[..., Any]
 M = TypeVar("M", bound=BaseModel)
+# Status -> the model answered, or the description of an error or of an empty answer.
 Responses = Mapping[int, type[BaseModel] | str]
 
 
@@ -55,9 +56,7 @@ def endpoint(
     headers: type[BaseModel] | None = None,
     responses: Responses | None = None,
 ) -> Callable[[View], View]:
-    """Validate what the view reads and pass it as body=, query= and headers=; record it
-    all, and the responses (status -> model, or the description of an error or empty
-    answer), for flotilla.openapi."""
+    """Pass the view the body=, query= and headers= it reads, validated; record them for openapi."""
 
     # The names each parameter model reads, found once, not on every request.
     query_names, header_names = _names(query), _names(headers)
@@ -135,13 +134,11 @@ def _parameters(model: type[M], names: list[str], given: Mapping[str, str]) -> M
 def check_request_bytes() -> None:
     """Refuse (400) a request whose path, query string or header values are not clean text."""
     # WSGI hands these over as latin-1 strings of the bytes received (percent-decoded path).
-    path = request.environ.get("PATH_INFO", "")
-    if not _is_clean_text(path.encode("latin-1", "replace")):
-        raise ApiError(400, "bad_request", "Path is not UTF-8 text without control characters")
-    if not _is_clean_text(unquote_to_bytes(request.query_string)):
-        raise ApiError(
-            400, "bad_request", "Query string is not UTF-8 text without control characters"
-        )
+    path = request.environ.get("PATH_INFO", "").encode("latin-1", "replace")
+    for what, raw in (("Path", path), ("Query string", unquote_to_bytes(request.query_string))):
+        if not _is_clean_text(raw):
+            message = f"{what} is not UTF-8 text without control characters"
+            raise ApiError(400, "bad_request", message)
     for name, value in request.headers.items():
         if not HEADER_VALUE.fullmatch(value):
             raise ApiError(

@@ -169,10 +169,7 @@ def give_up(mail: dict, error: Exception) -> None:
 
 
 def postpone(mails: list[dict], error: str, config: Config) -> None:
-    """Try these mails again later, each after its own backoff; log those given up.
-
-    If that cannot be recorded, they stay due: none was sent.
-    """
+    """Try these mails again later, each after its own backoff; log those given up."""
     try:
         with get_db().transaction() as cursor:
             outcomes = repository.postpone_mail(
@@ -183,7 +180,7 @@ def postpone(mails: list[dict], error: str, config: Config) -> None:
                 max_retry_seconds=config.mail_max_retry_seconds,
                 give_up_hours=config.mail_give_up_hours,
             )
-    except Exception as failure:
+    except Exception as failure:  # they stay due: none was sent
         log.warning("mail delay not recorded", extra={"error": repr(failure)})
         return
     request_ids = {mail["id"]: mail["request_id"] for mail in mails}

@@ -152,11 +152,8 @@ def postpone_mail(
     max_retry_seconds: float,
     give_up_hours: float,
 ) -> list[dict]:
-    """Try each mail again later, after twice its last wait (at most max_retry_seconds), less
-    a random part of up to a half of it; fail mail queued more than give_up_hours ago.
-
-    Returns the id and new status of each.
-    """
+    """Try each mail again after twice its last wait (at most max_retry_seconds), less a random
+    part of up to a half; fail mail queued over give_up_hours ago. Return each id and status."""
     cursor.execute(
         """
         UPDATE notifications

@@ -43,21 +43,16 @@ def call(
     )
     if response.status_code == 401 and auth:
         # The gateway refused it before forwarding anything: ending the session is safe.
-        forget_tokens()
-        raise ApiError(
-            401, "unauthorized", "Your session has ended: please log in again."
-        ) from None
+        raise session_ended()
     if response.status_code >= 400:
         error = error_of(response)
-        headers = {}
-        if response.headers.get("Retry-After"):
-            headers["Retry-After"] = response.headers["Retry-After"]
+        retry_after = response.headers.get("Retry-After")
         raise ApiError(
             response.status_code,
             error.get("code", "error"),
             error.get("message", "The shop could not do that."),
             fields=error.get("fields"),
-            headers=headers,
+            headers={"Retry-After": retry_after} if retry_after else {},
         )
     return response.json() if response.status_code != 204 else None
 
@@ -88,10 +83,11 @@ def keep_tokens(tokens: dict) -> None:
     session["expires_at"] = time.time() + int(tokens.get("expires_in", 900))
 
 
-def forget_tokens() -> None:
-    """Log the session out locally (the API refused its tokens)."""
+def session_ended() -> ApiError:
+    """Log the session out locally (the API refused its tokens); return the error to raise."""
     for key in ("access_token", "refresh_token", "expires_at", "user"):
         session.pop(key, None)
+    return ApiError(401, "unauthorized", "Your session has ended: please log in again.")
 
 
 def access_token() -> str:
@@ -133,10 +129,7 @@ def rotate() -> None:
         keep_tokens(call("POST", "/api/auth/refresh", json=refresh))
     except ApiError as error:
         if error.status in (400, 401, 422):
-            forget_tokens()
-            raise ApiError(
-                401, "unauthorized", "Your session has ended: please log in again."
-            ) from None
+            raise session_ended() from None
         raise
 
 

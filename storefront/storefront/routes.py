@@ -63,21 +63,22 @@ def catalog() -> str:
     """The catalog: a page of products, searchable by name."""
     size = current_app.config["SETTINGS"].page_size
     query = request.args.get("q", "").strip()[:100]
-    try:
-        page = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        page = 1
+    page = page_number()
     params = {"limit": size, "offset": (page - 1) * size, **({"q": query} if query else {})}
     result = api.call("GET", "/api/products?" + urlencode(params))
-    pages = max(1, math.ceil(result["total"] / size))
     return render_template(
         "catalog.html",
         products=result["items"],
         total=result["total"],
         q=query,
         page=page,
-        pages=pages,
+        pages=max(1, math.ceil(result["total"] / size)),
     )
+
+
+def page_number() -> int:
+    """Return the page the query string asks for: 1 unless it names a later one."""
+    return max(1, request.args.get("page", 1, type=int))
 
 
 @shop.get("/products/<int:product_id>")
@@ -92,11 +93,6 @@ def cart() -> dict[str, int]:
     return session.get("cart", {})
 
 
-def save_cart(lines: dict[str, int]) -> None:
-    """Replace the cart."""
-    session["cart"] = lines
-
-
 @shop.post("/cart")
 def add_to_cart() -> Response:
     """Add a quantity of a product to the cart."""
@@ -106,7 +102,7 @@ def add_to_cart() -> Response:
     if str(product_id) not in lines and len(lines) >= MAX_CART_LINES:
         raise ShopError(400, f"A cart holds at most {MAX_CART_LINES} different products.")
     lines[str(product_id)] = min(MAX_QUANTITY, lines.get(str(product_id), 0) + quantity)
-    save_cart(lines)
+    session["cart"] = lines
     flash("Added to your cart.", "success")
     return redirect(url_for("shop.view_cart"))
 
@@ -120,7 +116,7 @@ def update_cart(product_id: int) -> Response:
         lines[str(product_id)] = quantity
     else:
         lines.pop(str(product_id), None)
-    save_cart(lines)
+    session["cart"] = lines
     return redirect(url_for("shop.view_cart"))
 
 
@@ -148,11 +144,17 @@ def view_cart() -> str:
     return render_template("cart.html", lines=lines, total=total)
 
 
-def remember_checkout(key: str, items: list[dict]) -> None:
-    """Keep a checkout form's key with the items it was shown with."""
+def new_checkout() -> str:
+    """Return a new checkout form's key, kept with the cart (in id order) it is shown with."""
+    key = str(uuid.uuid4())
+    items = sorted((int(product_id), quantity) for product_id, quantity in cart().items())
     checkouts = dict(session.get("checkouts", {}))
-    checkouts[key] = {"items": items, "order_id": None}
+    checkouts[key] = {
+        "items": [{"product_id": p, "quantity": q} for p, q in items],
+        "order_id": None,
+    }
     session["checkouts"] = dict(list(checkouts.items())[-MAX_CHECKOUTS:])
+    return key
 
 
 @shop.get("/checkout")
@@ -163,14 +165,7 @@ def checkout() -> str | Response:
     if not lines:
         flash("Your cart is empty.", "info")
         return redirect(url_for("shop.view_cart"))
-    key = str(uuid.uuid4())
-    remember_checkout(key, [{"product_id": p, "quantity": q} for p, q in sorted_items()])
-    return render_template("checkout.html", lines=lines, total=total, key=key)
-
-
-def sorted_items() -> list[tuple[int, int]]:
-    """Return the cart as (product id, quantity), in id order."""
-    return sorted((int(product_id), quantity) for product_id, quantity in cart().items())
+    return render_template("checkout.html", lines=lines, total=total, key=new_checkout())
 
 
 @shop.post("/checkout")
@@ -190,16 +185,14 @@ def place_order() -> str | Response:
         if error.status not in (409, 422):
             raise
         lines, total = cart_lines()
-        new_key = str(uuid.uuid4())
-        remember_checkout(new_key, [{"product_id": p, "quantity": q} for p, q in sorted_items()])
         message = out_of_stock_message(error, lines)
         return render_template(
-            "checkout.html", lines=lines, total=total, key=new_key, error=message
+            "checkout.html", lines=lines, total=total, key=new_checkout(), error=message
         ), error.status
     checkouts = dict(session.get("checkouts", {}))
     checkouts[key] = {**remembered, "order_id": order["id"]}
     session["checkouts"] = checkouts
-    save_cart({})
+    session["cart"] = {}
     flash(f"Thank you! Order #{order['id']} is {order['status']}.", "success")
     return redirect(url_for("shop.order", order_id=order["id"]))
 
@@ -247,7 +240,7 @@ def out_of_stock_message(error: ApiError, lines: list[dict]) -> str:
 def orders() -> str:
     """The shopper's orders, newest first."""
     size = current_app.config["SETTINGS"].page_size
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = page_number()
     result = api.call("GET", f"/api/orders?limit={size}&offset={(page - 1) * size}", auth=True)
     pages = max(1, math.ceil(result["total"] / size)) if "total" in result else page
     return render_template("orders.html", orders=result["items"], page=page, pages=pages)
@@ -293,11 +286,9 @@ def signup() -> str | Response | tuple[str, int]:
         if error.status not in (409, 422):
             raise
         errors = error.fields or {}
-        message = (
-            "That email already has an account."
-            if error.code == "email_taken"
-            else ("Please correct the fields below.")
-        )
+        message = "Please correct the fields below."
+        if error.code == "email_taken":
+            message = "That email already has an account."
         return render_template("signup.html", form=form, errors=errors, error=message), error.status
     flash(f"Welcome, {session['user']['name']}!", "success")
     return redirect(url_for("shop.catalog"))

@@ -88,11 +88,6 @@ class ServerSession(CallbackDict, SessionMixin):
         self.modified = True
 
 
-def new_session_id() -> str:
-    """Return a new unguessable session id."""
-    return secrets.token_urlsafe(32)
-
-
 class RedisSessionInterface(SessionInterface):
     """Keeps each stored session as one JSON value in Redis, expiring after `seconds` idle."""
 
@@ -183,7 +178,7 @@ class RedisSessionInterface(SessionInterface):
 
     def _store(self, session: ServerSession) -> None:
         if session.sid is None:
-            session.sid = new_session_id()
+            session.sid = secrets.token_urlsafe(32)  # unguessable
             session.modified = True
         key = KEY_PREFIX + session.sid
         if session.modified:

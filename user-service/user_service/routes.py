@@ -23,15 +23,7 @@ keys = Blueprint("keys", __name__)
 BAD_LOGIN = "Email or password is incorrect"
 
 
-def _tokens_response(pair: dict) -> Response:
-    response = jsonify(pair)
-    # Tokens are credentials: no browser or proxy cache may keep a copy (RFC 6749, 5.1).
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Pragma"] = "no-cache"
-    return response
-
-
-def _token_pair(cursor, *, user_id: int, role: str, family: str) -> dict:
+def _token_pair(cursor, *, user_id: int, role: str, family: str) -> Response:
     config = settings()
     refresh_token = new_refresh_token()
     repository.insert_refresh_token(
@@ -41,12 +33,16 @@ def _token_pair(cursor, *, user_id: int, role: str, family: str) -> dict:
         family=family,
         expires_at=datetime.now(UTC) + timedelta(seconds=config.refresh_token_seconds),
     )
-    return {
-        "access_token": signer().access_token(user_id=user_id, role=role),
-        "refresh_token": refresh_token,
-        "token_type": "Bearer",
-        "expires_in": config.access_token_seconds,
-    }
+    response = jsonify(
+        access_token=signer().access_token(user_id=user_id, role=role),
+        refresh_token=refresh_token,
+        token_type="Bearer",
+        expires_in=config.access_token_seconds,
+    )
+    # Tokens are credentials: no browser or proxy cache may keep a copy (RFC 6749, 5.1).
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
 
 
 @auth.post("/register")
@@ -75,19 +71,16 @@ def register(body: Register) -> tuple[Response, int]:
 def login(body: Login) -> Response:
     """Exchange email and password for an access and a refresh token."""
     with get_db().transaction() as cursor:
-        found = repository.get_credentials(cursor, email=body.email)
+        user = repository.get_credentials(cursor, email=body.email)
     # Unknown emails are checked against a dummy hash: same answer, similar time.
-    if not verify_password(found and found["password_hash"], body.password):
+    if not verify_password(user and user["password_hash"], body.password):
         raise ApiError(401, "unauthorized", BAD_LOGIN)
     with get_db().transaction() as cursor:
-        if needs_rehash(found["password_hash"]):
+        if needs_rehash(user["password_hash"]):
             repository.set_password_hash(
-                cursor, user_id=found["id"], password_hash=hash_password(body.password)
+                cursor, user_id=user["id"], password_hash=hash_password(body.password)
             )
-        pair = _token_pair(
-            cursor, user_id=found["id"], role=found["role"], family=str(uuid.uuid4())
-        )
-    return _tokens_response(pair)
+        return _token_pair(cursor, user_id=user["id"], role=user["role"], family=str(uuid.uuid4()))
 
 
 @auth.post("/refresh")
@@ -99,8 +92,8 @@ def refresh(body: RefreshToken) -> Response:
         revoked = repository.revoke_refresh_token(cursor, token_hash=token_hash)
         user = revoked and repository.get_user(cursor, user_id=revoked["user_id"])
         if user:
-            return _tokens_response(
-                _token_pair(cursor, user_id=user["id"], role=user["role"], family=revoked["family"])
+            return _token_pair(
+                cursor, user_id=user["id"], role=user["role"], family=revoked["family"]
             )
     # A rotated token presented again was stolen or replayed: end its whole chain.
     with get_db().transaction() as cursor:
