@@ -170,3 +170,55 @@ def test_a_post_after_the_services_keep_alive_time(
 
 def test_the_pool_forgets_idle_connections_well_before_the_services_do():
     assert gunicorn_conf.keepalive >= 2 * flotilla.clients.POOL_IDLE_SECONDS
+
+
+CHUNKED = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    "first, kept",
+    [
+        (CHUNKED + b'4;x=y\r\n{"a"\r\n4\r\n: 1}\r\n0\r\nX-Trailer: t\r\n\r\n', True),
+        (b"HTTP/1.1 100 Continue\r\n\r\n" + answer(body=b'{"a": 1}'), True),
+        (b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n" + b'{"a": 1}', False),
+        (answer(headers={"Connection": "close"}, body=b'{"a": 1}'), False),
+    ],
+    ids=["chunked", "continue", "http-1.0-to-the-end", "connection-close"],
+)
+def test_every_framing_of_an_answer_is_forwarded_whole(stub_upstream, gateway_to, first, kept):
+    replies = iter([first, answer()])
+
+    def reply(_):
+        # The body of a 1.0 answer ends with its connection.
+        return next(replies)
+
+    stub = stub_upstream(reply, close=not kept)
+    client = gateway_to(stub.url).test_client()
+    response = client.get("/api/auth/x")
+    assert response.status_code == 200
+    assert response.json == {"a": 1}
+    assert "Transfer-Encoding" not in response.headers
+    assert client.get("/api/auth/x").status_code == 200
+    assert [r.connection for r in stub.received] == ([1, 1] if kept else [1, 2])
+
+
+def test_the_hop_adds_the_headers_of_the_new_connection(stub_upstream, gateway_to):
+    stub = stub_upstream()
+    client = gateway_to(stub.url).test_client()
+    client.post("/api/auth/login", data=b"", headers={"Content-Type": "application/json"})
+    client.get("/api/auth/x", headers={"User-Agent": "shop/1.0"})
+    post, get = stub.received
+    assert post.header("Content-Length") == "0"
+    assert post.header("Host") == stub.url.removeprefix("http://")
+    assert post.header("Accept-Encoding") == "identity"
+    assert get.header("Content-Length") is None
+    assert get.header("User-Agent") == "shop/1.0"
+
+
+def test_a_get_on_a_connection_the_service_closed_goes_out_again(stub_upstream, gateway_to):
+    stub = stub_upstream(close_if_idle(0.2))
+    client = gateway_to(stub.url).test_client()
+    assert client.get("/api/auth/x").status_code == 200
+    time.sleep(0.4)
+    assert client.get("/api/auth/x").status_code == 200  # refused once, sent again
+    assert [r.connection for r in stub.received] == [1, 1, 2]
