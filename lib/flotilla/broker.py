@@ -1,26 +1,23 @@
 """RabbitMQ: how every service reaches it, and the one topic exchange events go through.
 
 Every event is published to EXCHANGE with its type as the routing key, as a persistent
-JSON message whose body is the envelope of API.md: {id, type, occurred_at, request_id, data}.
-
-A topic exchange drops a message that no queue is bound for: that is how it works, not a
-failure, so the relay's confirm says only that RabbitMQ took the message. A consumer gets
-the events published after its queue exists; that is why the exchanges, every consumer's
-queues and their bindings are the operator's: declared by the broker's definitions when it
-boots (as declare_consumer_queues declares them), before any service connects. Services
-only check that what they use exists (a passive declaration, which needs no rights), so
-each one's RabbitMQ user needs no right to configure anything: a publisher may write to
-EXCHANGE, a consumer read its queues and write to its own retry exchange.
+JSON message whose body is the envelope of API.md. The exchanges, every consumer's queues
+and their bindings are the operator's, declared by the broker's definitions at boot
+(docs/events.md, "Queues"); services only check that what they use exists (a passive
+declaration), so their RabbitMQ users need no right to configure anything.
 """
 
+import contextlib
 import json
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import pika
+import pika.exceptions
 
 from flotilla.config import Env
 
@@ -32,6 +29,8 @@ DEAD_LETTER_EXCHANGE = "flotilla.dead"
 # answer comes back each time; after this many deliveries RabbitMQ dead-letters it.
 DELIVERY_LIMIT = 20
 CONNECT_TIMEOUT_SECONDS = 5
+# What a lost connection, a refused login or a nacked message raise.
+ERRORS = (pika.exceptions.AMQPError, OSError)
 
 # Relays and consumers report an outage once; pika would log every failed attempt.
 logging.getLogger("pika").setLevel(logging.CRITICAL)
@@ -39,17 +38,18 @@ logging.getLogger("pika").setLevel(logging.CRITICAL)
 
 @dataclass(frozen=True)
 class BrokerSettings:
-    """Where RabbitMQ is and as which user, with the password from RABBITMQ_PASSWORD or
-    RABBITMQ_PASSWORD_FILE."""
+    """Where RabbitMQ is and as which user (RABBITMQ_URL, without the password)."""
 
     url: str
 
     @classmethod
     def from_env(cls, env: Env) -> "BrokerSettings":
-        """Read RABBITMQ_URL (no password in it) and the password secret."""
+        """Read RABBITMQ_URL and the password from RABBITMQ_PASSWORD or RABBITMQ_PASSWORD_FILE."""
         url = urlsplit(env.get("RABBITMQ_URL", f"amqp://{DEFAULT_USER}@rabbitmq:5672/%2F"))
         user = url.username or DEFAULT_USER
-        password = env.secret("RABBITMQ_PASSWORD", _dev_password(user))
+        # Development's password of each user (docker-compose.yml): production refuses them.
+        dev = "rabbitmq-dev-password" if user == DEFAULT_USER else f"rabbitmq-{user}-dev-password"
+        password = env.secret("RABBITMQ_PASSWORD", dev)
         host = f"{url.hostname}:{url.port}" if url.port else url.hostname
         netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{host}"
         return cls(url=urlunsplit(url._replace(netloc=netloc)))
@@ -67,9 +67,33 @@ def connect(settings: BrokerSettings, *, name: str = "flotilla") -> pika.Blockin
     return pika.BlockingConnection(parameters)
 
 
-def _dev_password(user: str) -> str:
-    # Development's password of each user (docker-compose.yml): production refuses them.
-    return "rabbitmq-dev-password" if user == DEFAULT_USER else f"rabbitmq-{user}-dev-password"
+def close(connection: pika.BlockingConnection | None) -> None:
+    """Close a connection if it is open, ignoring that it may be broken already."""
+    if connection is not None and connection.is_open:
+        with contextlib.suppress(*ERRORS):
+            connection.close()
+
+
+class Backoff:
+    """A delay that doubles after each failure, up to a cap, and resets on success."""
+
+    def __init__(self, first: float, most: float) -> None:
+        self.first, self.most = first, most
+        self.delay, self.until = first, 0.0
+
+    def waiting(self) -> bool:
+        """Whether the delay after the last failure is still running."""
+        return time.monotonic() < self.until
+
+    def failed(self) -> float:
+        """Start the next delay; return its length in seconds."""
+        self.until = time.monotonic() + self.delay
+        waited, self.delay = self.delay, min(self.delay * 2, self.most)
+        return waited
+
+    def succeeded(self) -> None:
+        """Start again from the first delay."""
+        self.delay, self.until = self.first, 0.0
 
 
 def check_exchange(channel: Any) -> None:
@@ -90,24 +114,18 @@ def declare_exchange(channel: Any) -> None:
 
 
 def declare_consumer_queues(channel: Any, queue: str, patterns: Iterable[str]) -> None:
-    """Declare a consumer's queue bound to patterns, its retry queue, retry exchange and
-    dead-letter queue (idempotent): what the broker's definitions declare for each consumer.
-
-    A queue's arguments cannot change once it exists (RabbitMQ refuses the declaration), so
-    this and the definitions must agree; it needs an operator's rights.
-    """
+    """Declare a consumer's queues and exchanges as the broker's definitions do (operator only)."""
     declare_exchange(channel)
     channel.exchange_declare(DEAD_LETTER_EXCHANGE, exchange_type="direct", durable=True)
-    _quorum_queue(channel, f"{queue}.dead")
+    channel.queue_declare(f"{queue}.dead", durable=True, arguments={"x-queue-type": "quorum"})
     channel.queue_bind(f"{queue}.dead", DEAD_LETTER_EXCHANGE, routing_key=queue)
-    _quorum_queue(
-        channel, queue, dead_letter=(DEAD_LETTER_EXCHANGE, queue), delivery_limit=DELIVERY_LIMIT
-    )
+    arguments = {**_dead_lettered(DEAD_LETTER_EXCHANGE, queue), "x-delivery-limit": DELIVERY_LIMIT}
+    channel.queue_declare(queue, durable=True, arguments=arguments)
     for pattern in patterns:
         channel.queue_bind(queue, EXCHANGE, routing_key=pattern)
     # An expired retry goes back through the default exchange to this consumer's queue
     # alone: the other consumers of the event have had it already.
-    _quorum_queue(channel, f"{queue}.retry", dead_letter=("", queue))
+    channel.queue_declare(f"{queue}.retry", durable=True, arguments=_dead_lettered("", queue))
     # The consumer's own way into its queues: retries to <queue>.retry, replays to <queue>.
     # Not the default exchange: the right to write to that reaches every queue.
     channel.exchange_declare(f"{queue}.retry", exchange_type="direct", durable=True)
@@ -115,26 +133,15 @@ def declare_consumer_queues(channel: Any, queue: str, patterns: Iterable[str]) -
         channel.queue_bind(target, f"{queue}.retry", routing_key=target)
 
 
-def _quorum_queue(
-    channel: Any,
-    name: str,
-    *,
-    dead_letter: tuple[str, str] | None = None,
-    delivery_limit: int | None = None,
-) -> None:
-    arguments: dict[str, Any] = {"x-queue-type": "quorum"}
-    if delivery_limit is not None:
-        arguments["x-delivery-limit"] = delivery_limit
-    if dead_letter:
-        exchange, routing_key = dead_letter
-        # At-least-once dead-lettering: a message is never dropped between two queues.
-        arguments |= {
-            "x-dead-letter-exchange": exchange,
-            "x-dead-letter-routing-key": routing_key,
-            "x-dead-letter-strategy": "at-least-once",
-            "x-overflow": "reject-publish",
-        }
-    channel.queue_declare(name, durable=True, arguments=arguments)
+def _dead_lettered(exchange: str, routing_key: str) -> dict[str, Any]:
+    # At-least-once dead-lettering: a message is never dropped between two queues.
+    return {
+        "x-queue-type": "quorum",
+        "x-dead-letter-exchange": exchange,
+        "x-dead-letter-routing-key": routing_key,
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
+    }
 
 
 def envelope(row: dict) -> dict:

@@ -1,28 +1,20 @@
-"""Consuming events: each consumer has a durable quorum queue bound on flotilla.events to the
-event types it handles, and its service's worker feeds it (flotilla.worker).
+"""Consuming events (docs/events.md, "Consumers"): a consumer's queue, fed by its service's
+worker (flotilla.worker), each event handled once in a transaction that records its id in
+processed_events, retried through `<queue>.retry`, dead-lettered into `<queue>.dead`.
 
-An event is handled in one transaction of the service's database that also records its id
-(processed_events), and acknowledged only after that commit: a redelivered event changes
-nothing twice. A handler that fails is retried with backoff through `<queue>.retry` and,
-after `max_attempts`, the event goes to `<queue>.dead`; a message that is not an event goes
-there at once. Neither holds up the events behind it. While the database is away, events
-wait unacknowledged, and no attempt is spent on them. A dead letter is replayed into its
-consumer's queue alone, on a first attempt again (replay_dead_letters).
-
-The queues are declared by the broker's definitions (flotilla.broker); a consumer only
-checks that they exist. Its retries and replays go through its own exchange,
-`<queue>.retry`, so its RabbitMQ user needs no right on any other consumer's queue, nor to
-publish events.
+The queues are the broker's definitions (flotilla.broker); a consumer only checks that they
+exist, and its retries and replays go through its own exchange `<queue>.retry`, so its
+RabbitMQ user needs no right on another consumer's queues, nor to publish events.
 """
 
-import contextlib
 import json
 import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,19 +25,13 @@ import psycopg2.errors
 from flask import Flask
 from psycopg2.extras import RealDictCursor
 
-from flotilla.broker import (
-    BrokerSettings,
-    check_consumer_queues,
-    connect,
-    declare_consumer_queues,
-)
+from flotilla import broker
+from flotilla.broker import BrokerSettings
 from flotilla.clients import resolves
 from flotilla.db import get_db
 from flotilla.logs import SANE_REQUEST_ID, request_id_scope
 
 log = logging.getLogger(__name__)
-# pika logs every connection it opens at INFO: the readiness check would flood the logs.
-logging.getLogger("pika").setLevel(logging.WARNING)
 
 # A service that consumes events lists this folder among its migrations.
 MIGRATIONS = Path(__file__).parent / "migrations" / "consumer"
@@ -74,33 +60,13 @@ class Consumer:
 
     @property
     def retry_queue(self) -> str:
-        """Where a failed event waits for its next attempt."""
-        return f"{self.queue}.retry"
-
-    @property
-    def retry_exchange(self) -> str:
-        """The consumer's own exchange: routes to its retry queue and back to its queue."""
+        """Where a failed event waits; also the name of the consumer's own exchange."""
         return f"{self.queue}.retry"
 
     @property
     def dead_queue(self) -> str:
         """Where events end that could not be handled (the dead-letter queue)."""
         return f"{self.queue}.dead"
-
-    def retry_delay(self, attempt: int) -> float:
-        """Return the seconds to wait after failed attempt number `attempt` (from 1)."""
-        return min(self.first_retry_seconds * 2 ** (attempt - 1), self.max_retry_seconds)
-
-
-def declare(channel: Any, consumer: Consumer) -> None:
-    """Declare a consumer's queues, bindings and dead-letter route (idempotent; an operator's
-    rights: the broker's definitions declare the same)."""
-    declare_consumer_queues(channel, consumer.queue, consumer.handlers)
-
-
-def check_declared(channel: Any, consumer: Consumer) -> None:
-    """Raise unless a consumer's queues and retry exchange exist (needs no rights)."""
-    check_consumer_queues(channel, consumer.queue)
 
 
 def parse_event(body: bytes, consumer: Consumer) -> Event:
@@ -131,11 +97,8 @@ def request_id_of(event: Event) -> str | None:
 
 
 def handle_event(consumer: Consumer, event: Event) -> bool:
-    """Handle an event and record its id in one transaction; False if it was handled before.
-
-    Needs an app context (the service's database). A concurrent delivery of the same event
-    waits on the id's row and then finds it recorded.
-    """
+    """Handle an event and record its id in one transaction; False if it was handled before."""
+    # A concurrent delivery of the same event waits on the id's row, then finds it recorded.
     with get_db().transaction() as cursor:
         cursor.execute(
             """
@@ -164,110 +127,6 @@ def purge_processed_events(*, older_than_days: int) -> int:
         return cursor.rowcount
 
 
-def dead_letters(settings: BrokerSettings, consumer: Consumer) -> list[dict[str, Any]]:
-    """Return what waits in a consumer's dead-letter queue, leaving it there."""
-    connection = _connect(settings)
-    try:
-        channel = connection.channel()
-        letters = []
-        for _ in range(_depth(channel, consumer.dead_queue)):
-            method, properties, body = channel.basic_get(consumer.dead_queue)
-            if method is None:
-                break
-            letters.append(_described(properties, body))
-        # Closing the channel hands back every message taken: nothing was acknowledged.
-    finally:
-        connection.close()
-    return letters
-
-
-def replay_dead_letters(settings: BrokerSettings, consumer: Consumer) -> int:
-    """Move a consumer's dead letters back to its queue, each on its first attempt; return
-    how many. Safe to repeat: processed_events drops an event handled already."""
-    connection = _connect(settings)
-    replayed = 0
-    try:
-        channel = connection.channel()
-        channel.confirm_delivery()
-        # Only those there now: one that fails again comes back behind them, not in a loop.
-        for _ in range(_depth(channel, consumer.dead_queue)):
-            method, properties, body = channel.basic_get(consumer.dead_queue)
-            if method is None:
-                break
-            # Published (and confirmed) before the ack: a crash in between repeats it.
-            channel.basic_publish(
-                exchange=consumer.retry_exchange,
-                routing_key=consumer.queue,
-                body=body,
-                properties=pika.BasicProperties(
-                    delivery_mode=pika.DeliveryMode.Persistent,
-                    content_type=properties.content_type,
-                    message_id=properties.message_id,
-                    headers=_own_headers(properties),
-                ),
-                mandatory=True,
-            )
-            channel.basic_ack(method.delivery_tag)
-            replayed += 1
-    finally:
-        connection.close()
-    log.info("dead letters replayed", extra={"queue": consumer.queue, "replayed": replayed})
-    return replayed
-
-
-def dead_letter_depths(settings: BrokerSettings, consumers: Sequence[Consumer]) -> dict[str, int]:
-    """Return how many messages wait in each consumer's dead-letter queue."""
-    connection = _connect(settings)
-    try:
-        channel = connection.channel()
-        return {c.dead_queue: _depth(channel, c.dead_queue) for c in consumers}
-    finally:
-        connection.close()
-
-
-def _depth(channel: Any, queue: str) -> int:
-    return channel.queue_declare(queue, passive=True).method.message_count
-
-
-def _own_headers(properties: pika.BasicProperties) -> dict[str, Any]:
-    """The message's headers without RabbitMQ's and ours (x-death, the attempt count)."""
-    headers = properties.headers or {}
-    return {name: value for name, value in headers.items() if not name.startswith("x-")}
-
-
-def _described(properties: pika.BasicProperties, body: bytes) -> dict[str, Any]:
-    try:
-        event = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        event = None
-    headers = properties.headers or {}
-    return {
-        "message_id": properties.message_id,
-        "type": event.get("type") if isinstance(event, dict) else None,
-        "attempt": headers.get(ATTEMPT_HEADER, 1),
-        "reason": headers.get("x-first-death-reason"),
-        "bytes": len(body),
-    }
-
-
-def broker_check(settings: BrokerSettings) -> Callable[[], None]:
-    """Return a readiness check that raises unless RabbitMQ accepts our credentials."""
-
-    def check() -> None:
-        _connect(settings).close()
-
-    return check
-
-
-def _connect(settings: BrokerSettings) -> pika.BlockingConnection:
-    # The socket timeouts do not cover the name lookup, which can take 10 s to fail for a
-    # stopped container on a Compose network.
-    parameters = pika.URLParameters(settings.url)
-    if not resolves(parameters.host, parameters.port, RESOLVE_TIMEOUT_SECONDS):
-        raise pika.exceptions.AMQPConnectionError(f"cannot resolve {parameters.host}")
-    return connect(settings)
-
-
 @dataclass
 class _Delivery:
     consumer: Consumer
@@ -276,31 +135,104 @@ class _Delivery:
     body: bytes
 
 
-class _Backoff:
-    """A delay that doubles after each failure, up to a cap, and resets on success."""
+def dead_letters(settings: BrokerSettings, consumer: Consumer) -> list[dict[str, Any]]:
+    """Return what waits in a consumer's dead-letter queue, leaving it there."""
+    with _connect(settings) as connection:
+        # Closing the connection hands back every message taken: nothing was acknowledged.
+        return [_described(letter) for letter in _take_all(connection.channel(), consumer)]
 
-    def __init__(self) -> None:
-        self.delay = 1.0
-        self.until = 0.0
 
-    def waiting(self) -> bool:
-        return time.monotonic() < self.until
+def replay_dead_letters(settings: BrokerSettings, consumer: Consumer) -> int:
+    """Move a consumer's dead letters back to its queue on a first attempt; return how many."""
+    replayed = 0
+    with _connect(settings) as connection:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        for letter in _take_all(channel, consumer):
+            _publish_copy(channel, letter, consumer.queue)
+            channel.basic_ack(letter.tag)
+            replayed += 1
+    log.info("dead letters replayed", extra={"queue": consumer.queue, "replayed": replayed})
+    return replayed
 
-    def failed(self) -> float:
-        self.until = time.monotonic() + self.delay
-        waited, self.delay = self.delay, min(self.delay * 2, MAX_BACKOFF_SECONDS)
-        return waited
 
-    def succeeded(self) -> None:
-        self.delay, self.until = 1.0, 0.0
+def dead_letter_depths(settings: BrokerSettings, consumers: Sequence[Consumer]) -> dict[str, int]:
+    """Return how many messages wait in each consumer's dead-letter queue."""
+    with _connect(settings) as connection:
+        channel = connection.channel()
+        return {c.dead_queue: _depth(channel, c.dead_queue) for c in consumers}
+
+
+def _depth(channel: Any, queue: str) -> int:
+    return channel.queue_declare(queue, passive=True).method.message_count
+
+
+def _take_all(channel: Any, consumer: Consumer) -> Iterator[_Delivery]:
+    # Only those there now: a replayed one that fails again comes back behind them, not in a loop.
+    for _ in range(_depth(channel, consumer.dead_queue)):
+        method, properties, body = channel.basic_get(consumer.dead_queue)
+        if method is None:
+            return
+        yield _Delivery(consumer, method.delivery_tag, properties, body)
+
+
+def _publish_copy(
+    channel: Any, delivery: _Delivery, to: str, *, attempt: int = 0, delay: float | None = None
+) -> None:
+    # Through the consumer's own exchange, confirmed before the original is acknowledged: a
+    # crash in between repeats the event, which processed_events turns into a no-op, rather
+    # than losing it. Without the x- headers (RabbitMQ's x-death, our attempt count): they
+    # describe the old copy.
+    properties = delivery.properties
+    headers = {k: v for k, v in (properties.headers or {}).items() if not k.startswith("x-")}
+    if attempt:
+        headers[ATTEMPT_HEADER] = attempt
+    channel.basic_publish(
+        exchange=delivery.consumer.retry_queue,
+        routing_key=to,
+        body=delivery.body,
+        properties=pika.BasicProperties(
+            delivery_mode=pika.DeliveryMode.Persistent,
+            content_type=properties.content_type,
+            message_id=properties.message_id,
+            headers=headers,
+            expiration=None if delay is None else str(int(delay * 1000)),
+        ),
+        mandatory=True,
+    )
+
+
+def _described(letter: _Delivery) -> dict[str, Any]:
+    try:
+        event = json.loads(letter.body)
+    except (ValueError, UnicodeDecodeError):
+        event = None
+    headers = letter.properties.headers or {}
+    return {
+        "message_id": letter.properties.message_id,
+        "type": event.get("type") if isinstance(event, dict) else None,
+        "attempt": headers.get(ATTEMPT_HEADER, 1),
+        "reason": headers.get("x-first-death-reason"),
+        "bytes": len(letter.body),
+    }
+
+
+def broker_check(settings: BrokerSettings) -> Callable[[], None]:
+    """Return a readiness check that raises unless RabbitMQ accepts our credentials."""
+    return lambda: _connect(settings).close()
+
+
+def _connect(settings: BrokerSettings) -> pika.BlockingConnection:
+    # The socket timeouts do not cover the name lookup, which can take 10 s to fail for a
+    # stopped container on a Compose network.
+    parameters = pika.URLParameters(settings.url)
+    if not resolves(parameters.host, parameters.port, RESOLVE_TIMEOUT_SECONDS):
+        raise pika.exceptions.AMQPConnectionError(f"cannot resolve {parameters.host}")
+    return broker.connect(settings)
 
 
 class ConsumerRunner:
-    """Keeps one connection to RabbitMQ and handles its consumers' events, a slice at a time.
-
-    The worker calls poll() between its jobs; when RabbitMQ is away, poll() only waits and
-    reconnects with backoff, so the worker's jobs and heartbeat carry on.
-    """
+    """One connection to RabbitMQ feeding its consumers; the worker polls it between its jobs."""
 
     def __init__(self, app: Flask, consumers: Sequence[Consumer], settings: BrokerSettings):
         self.app = app
@@ -309,8 +241,8 @@ class ConsumerRunner:
         self._connection: pika.BlockingConnection | None = None
         self._channel: Any = None
         self._received: deque[_Delivery] = deque()
-        self._reconnect = _Backoff()
-        self._database = _Backoff()  # the database is away: the first event waits
+        self._reconnect = broker.Backoff(1.0, MAX_BACKOFF_SECONDS)
+        self._database = broker.Backoff(1.0, MAX_BACKOFF_SECONDS)  # away: the first event waits
 
     def poll(self, seconds: float) -> None:
         """Handle what has arrived, waiting up to about `seconds` for more."""
@@ -348,9 +280,9 @@ class ConsumerRunner:
             self._channel.confirm_delivery()
             self._channel.basic_qos(prefetch_count=PREFETCH)
             for consumer in self.consumers:
-                check_declared(self._channel, consumer)
-                self._channel.basic_consume(consumer.queue, self._receiver(consumer))
-        except (pika.exceptions.AMQPError, OSError) as error:
+                broker.check_consumer_queues(self._channel, consumer.queue)
+                self._channel.basic_consume(consumer.queue, partial(self._receive, consumer))
+        except broker.ERRORS as error:
             self._disconnect("RabbitMQ unavailable, retrying", error)
             return False
         self._reconnect.succeeded()
@@ -360,19 +292,16 @@ class ConsumerRunner:
     def _disconnect(self, message: str | None, error: Exception | None) -> None:
         # Events received but not acknowledged are delivered again after a reconnect.
         self._received.clear()
-        connection, self._connection, self._channel = self._connection, None, None
-        if connection is not None and connection.is_open:
-            with contextlib.suppress(pika.exceptions.AMQPError):
-                connection.close()
+        broker.close(self._connection)
+        self._connection = self._channel = None
         if message:
             retry_in = self._reconnect.failed()
             log.warning(message, extra={"error": repr(error), "retry_in_seconds": retry_in})
 
-    def _receiver(self, consumer: Consumer) -> Callable[..., None]:
-        def receive(_channel: Any, method: Any, properties: Any, body: bytes) -> None:
-            self._received.append(_Delivery(consumer, method.delivery_tag, properties, body))
-
-        return receive
+    def _receive(
+        self, consumer: Consumer, _channel: Any, method: Any, properties: Any, body: bytes
+    ) -> None:
+        self._received.append(_Delivery(consumer, method.delivery_tag, properties, body))
 
     def _handle(self, delivery: _Delivery) -> None:
         consumer = delivery.consumer
@@ -381,35 +310,29 @@ class ConsumerRunner:
         except InvalidEventError as error:
             self._dead_letter(delivery, str(error), attempt=None)
             return
-        with self.app.app_context(), request_id_scope(request_id_of(event)):
-            self._handle_event(delivery, event)
-
-    def _handle_event(self, delivery: _Delivery, event: Event) -> None:
-        consumer, attempt = delivery.consumer, _attempt(delivery.properties)
+        attempt = _attempt(delivery.properties)
         about = {"queue": consumer.queue, "event_id": event["id"], "event_type": event["type"]}
-        try:
-            handled = handle_event(consumer, event)
-        except InvalidEventError as error:
-            self._dead_letter(delivery, str(error), attempt=attempt)
-            return
-        except psycopg2.OperationalError as error:  # flotilla.db: a lost connection too
-            if not isinstance(error, psycopg2.errors.QueryCanceled):
+        with self.app.app_context(), request_id_scope(request_id_of(event)):
+            try:
+                handled = handle_event(consumer, event)
+            except InvalidEventError as error:
+                self._dead_letter(delivery, str(error), attempt=attempt)
+            except psycopg2.errors.QueryCanceled:  # a statement timeout: the event's own failure
+                self._failed(delivery, attempt, about)
+            except psycopg2.OperationalError as error:  # flotilla.db: a lost connection too
                 # Not the event's fault: it waits, unacknowledged, for the database.
                 waiting = self._database.failed()
                 log.warning(
                     "database unavailable, event waits",
                     extra={**about, "error": str(error).strip(), "retry_in_seconds": waiting},
                 )
-                return
-            self._failed(delivery, attempt, about)
-            return
-        except Exception:  # a handler's bug or a bad event must not stop the others
-            self._failed(delivery, attempt, about)
-            return
-        self._database.succeeded()
-        self._channel.basic_ack(delivery.tag)
-        self._received.popleft()
-        log.info("event handled" if handled else "event already handled", extra=about)
+            except Exception:  # a handler's bug or a bad event must not stop the others
+                self._failed(delivery, attempt, about)
+            else:
+                self._database.succeeded()
+                self._channel.basic_ack(delivery.tag)
+                self._received.popleft()
+                log.info("event handled" if handled else "event already handled", extra=about)
 
     def _failed(self, delivery: _Delivery, attempt: int, about: dict) -> None:
         consumer = delivery.consumer
@@ -417,26 +340,12 @@ class ConsumerRunner:
             log.exception("event failed", extra={**about, "attempt": attempt})
             self._dead_letter(delivery, "handler kept failing", attempt=attempt)
             return
-        delay = consumer.retry_delay(attempt)
+        delay = min(consumer.first_retry_seconds * 2 ** (attempt - 1), consumer.max_retry_seconds)
         log.exception(
             "event failed, retrying", extra={**about, "attempt": attempt, "retry_in_seconds": delay}
         )
-        # RabbitMQ's own headers (x-death...) describe the old copy.
-        headers = _own_headers(delivery.properties)
-        # Published (and confirmed) before the ack: a crash in between repeats the event,
-        # which processed_events turns into a no-op, rather than losing it.
-        self._channel.basic_publish(
-            exchange=consumer.retry_exchange,
-            routing_key=consumer.retry_queue,
-            body=delivery.body,
-            properties=pika.BasicProperties(
-                delivery_mode=pika.DeliveryMode.Persistent,
-                content_type=delivery.properties.content_type,
-                message_id=delivery.properties.message_id,
-                headers={**headers, ATTEMPT_HEADER: attempt + 1},
-                expiration=str(int(delay * 1000)),
-            ),
-            mandatory=True,
+        _publish_copy(
+            self._channel, delivery, consumer.retry_queue, attempt=attempt + 1, delay=delay
         )
         self._channel.basic_ack(delivery.tag)
         self._received.popleft()

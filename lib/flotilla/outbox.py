@@ -91,9 +91,5 @@ def backlog() -> dict[str, float]:
 
 
 def init_app(app: Flask) -> None:
-    """Serve the backlog as the gauges outbox_pending and outbox_oldest_seconds.
-
-    The API never touches RabbitMQ, so a publisher stays ready while the broker is down;
-    a growing backlog is what such an outage (or a stopped relay) looks like from here.
-    """
+    """Serve the backlog as the gauges outbox_pending and outbox_oldest_seconds."""
     add_gauges(app, "outbox", "Events not yet published; the oldest one's age (s).", backlog)

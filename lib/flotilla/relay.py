@@ -1,30 +1,21 @@
-"""The outbox relay: a service's worker publishes its outbox to RabbitMQ, in order, at least once.
+"""The outbox relay (docs/events.md, "Outbox and relay"): a service's worker publishes its
+outbox to RabbitMQ in order, at least once, and marks each event published once confirmed.
 
-Each run takes the oldest unpublished rows (a bounded batch), publishes them one by one
-with publisher confirms and marks them published only after RabbitMQ confirmed them. A
-crash between the confirm and the mark publishes those events again on the next run:
-consumers ignore an event id they have processed already.
-
-Rows are not claimed with FOR UPDATE SKIP LOCKED: the worker already runs each job under
-its advisory lock (flotilla.worker), so one relay per service runs at a time, which is what
-publishing in order needs; SKIP LOCKED would let two replicas interleave their batches. The
-relay checks that it still holds that lock before each publish.
-
-No request touches RabbitMQ: while it is down, events wait in the outbox, the relay logs
-one warning for the outage (not one per run) and retries with backoff.
+Rows are not claimed with FOR UPDATE SKIP LOCKED, which would let two replicas interleave
+their batches: the worker runs the job under its advisory lock (flotilla.worker), checked
+before each publish, so one relay per service runs at a time.
 """
 
-import contextlib
 import logging
 import time
 from dataclasses import dataclass
 from typing import Any
 
-import pika.exceptions
+import pika
 from flask import Flask, current_app
 
-from flotilla import faults, outbox
-from flotilla.broker import BrokerSettings, check_exchange, connect, envelope, publish
+from flotilla import broker, faults, outbox
+from flotilla.broker import ERRORS, BrokerSettings
 from flotilla.config import ConfigError, Env
 from flotilla.db import Database, get_db
 from flotilla.worker import Job, check_lease
@@ -40,8 +31,6 @@ PURGE_BATCH = 5_000
 PURGE_SECONDS = 5.0
 RETRY_FIRST_SECONDS = 0.5
 RETRY_MAX_SECONDS = 5.0
-# What a lost connection, a refused login or a nacked message raise.
-BROKER_ERRORS = (pika.exceptions.AMQPError, OSError)
 
 
 @dataclass(frozen=True)
@@ -76,8 +65,7 @@ class Relay:
         self._connection: pika.BlockingConnection | None = None
         self._channel: Any = None
         self._down_since: float | None = None
-        self._retry_at = 0.0
-        self._retry_delay = RETRY_FIRST_SECONDS
+        self._backoff = broker.Backoff(RETRY_FIRST_SECONDS, RETRY_MAX_SECONDS)
 
     def run(self, db: Database) -> int:
         """Publish one batch of pending events; return how many RabbitMQ confirmed."""
@@ -89,16 +77,18 @@ class Relay:
         confirmed: list[str] = []
         try:
             for row in rows:
-                event = envelope(row)
+                event = broker.envelope(row)
                 check_lease()  # raises once another replica may be relaying
-                publish(channel, event)  # returns once RabbitMQ confirmed (or raises)
+                broker.publish(channel, event)  # returns once RabbitMQ confirmed (or raises)
                 faults.crash_point("relay.after-confirm", enabled=self.settings.fault_injection)
                 confirmed.append(event["id"])
+                # The request that caused the event: its id joins this line to that request's.
+                request = {"request_id": event["request_id"]} if event["request_id"] else {}
                 log.info(
                     "event published",
-                    extra={"event_id": event["id"], "type": event["type"], **_request(event)},
+                    extra={"event_id": event["id"], "type": event["type"], **request},
                 )
-        except BROKER_ERRORS as error:
+        except ERRORS as error:
             self._lost(error)
         finally:
             if confirmed:
@@ -108,38 +98,29 @@ class Relay:
 
     def close(self) -> None:
         """Close the connection, if any."""
-        connection, self._connection, self._channel = self._connection, None, None
-        if connection is not None and connection.is_open:
-            with contextlib.suppress(*BROKER_ERRORS):
-                connection.close()
+        broker.close(self._connection)
+        self._connection = self._channel = None
 
     def _live_channel(self) -> Any:
         """Return a channel whose connection works, or None while RabbitMQ is away."""
-        channel = self._open_channel()
-        if channel is None:
-            return None
-        try:
-            # Answers heartbeats, and shows a connection RabbitMQ dropped while it sat idle
-            # (another replica held the relay's lock for a while, the broker restarted).
-            channel.connection.process_data_events(time_limit=0)
-        except BROKER_ERRORS as error:
-            log.info("RabbitMQ connection lost, reconnecting", extra={"error": _reason(error)})
-            self.close()
-            channel = self._open_channel()  # an outage only if this fails too
-        return channel
-
-    def _open_channel(self) -> Any:
         if self._channel is not None and self._channel.is_open:
-            return self._channel
-        if time.monotonic() < self._retry_at:
+            try:
+                # Answers heartbeats, and shows a connection RabbitMQ dropped while it sat idle
+                # (another replica held the relay's lock for a while, the broker restarted).
+                self._channel.connection.process_data_events(time_limit=0)
+                return self._channel
+            except ERRORS as error:
+                # Reconnected at once below: an outage only if that fails too.
+                log.info("RabbitMQ connection lost, reconnecting", extra={"error": _reason(error)})
+        elif self._backoff.waiting():
             return None
         self.close()
         try:
-            self._connection = connect(self.settings.broker, name=self.name)
+            self._connection = broker.connect(self.settings.broker, name=self.name)
             channel = self._connection.channel()
             channel.confirm_delivery()
-            check_exchange(channel)  # declared by the broker's definitions, as the queues are
-        except BROKER_ERRORS as error:
+            broker.check_exchange(channel)  # declared by the broker's definitions
+        except ERRORS as error:
             self._lost(error)
             return None
         self._channel = channel
@@ -147,7 +128,7 @@ class Relay:
             down = round(time.monotonic() - self._down_since, 1)
             log.info("RabbitMQ reachable again, relaying", extra={"down_seconds": down})
         self._down_since = None
-        self._retry_delay = RETRY_FIRST_SECONDS
+        self._backoff.succeeded()
         return channel
 
     def _lost(self, error: BaseException) -> None:
@@ -158,18 +139,12 @@ class Relay:
             log.warning("RabbitMQ unavailable, events wait in the outbox", extra={"error": reason})
         else:
             log.debug("RabbitMQ still unavailable", extra={"error": reason})
-        self._retry_at = time.monotonic() + self._retry_delay
-        self._retry_delay = min(self._retry_delay * 2, RETRY_MAX_SECONDS)
+        self._backoff.failed()
 
 
 def _reason(error: BaseException) -> str:
     # Some of pika's errors have an empty str(); their repr still says what failed.
     return f"{type(error).__name__}: {str(error) or repr(error)}"
-
-
-def _request(event: dict) -> dict[str, str]:
-    # The request that caused the event: its id joins this line to that request's lines.
-    return {"request_id": event["request_id"]} if event["request_id"] else {}
 
 
 def start(app: Flask) -> None:

@@ -78,10 +78,7 @@ class LeaseLostError(Exception):
 
 
 class _Lease:
-    """A job's session advisory lock, on a connection that does nothing else.
-
-    One per thread and database: its jobs run one after the other, each under its own key.
-    """
+    """A job's session advisory lock, on a connection that does nothing else (one per thread)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -174,30 +171,25 @@ def run_job(app: Flask, job: Job) -> int | None:
     return done
 
 
-class Heartbeat:
-    """Touches HEARTBEAT from a thread of its own, so a long job never makes the worker look
-    dead; only a round of the loop that lasts STUCK_SECONDS stops it."""
+class Heartbeat(threading.Thread):
+    """Touches HEARTBEAT from its own thread, so a long job never makes the worker look dead."""
 
-    def __init__(self) -> None:
-        self._round_started = time.monotonic()
+    def __init__(self, stop: threading.Event) -> None:
+        super().__init__(name="heartbeat", daemon=True)
+        self.stop = stop
+        self.round()
 
     def round(self) -> None:
         """Mark the start of a round of the worker's loop."""
-        self._round_started = time.monotonic()
+        self.round_started = time.monotonic()
 
-    def run(self, stop: threading.Event) -> None:
-        """Touch the file every HEARTBEAT_SECONDS until stop is set."""
+    def run(self) -> None:
+        """Touch the file every HEARTBEAT_SECONDS until stop is set, unless a round is stuck."""
         while True:
-            if time.monotonic() - self._round_started < STUCK_SECONDS:
+            if time.monotonic() - self.round_started < STUCK_SECONDS:
                 HEARTBEAT.touch()
-            if stop.wait(HEARTBEAT_SECONDS):
+            if self.stop.wait(HEARTBEAT_SECONDS):
                 return
-
-    def start(self, stop: threading.Event) -> threading.Thread:
-        """Run in a daemon thread."""
-        thread = threading.Thread(target=self.run, args=(stop,), name="heartbeat", daemon=True)
-        thread.start()
-        return thread
 
 
 def run_worker(
@@ -216,16 +208,18 @@ def run_worker(
             signal.signal(signum, lambda *_: stop.set())
     # Beats while RabbitMQ is away too: the worker is alive and reconnecting, and
     # restarting it would not bring RabbitMQ back.
-    heartbeat = Heartbeat()
-    beating = heartbeat.start(stop)
+    heartbeat = Heartbeat(stop)
+    heartbeat.start()
     due = {job.name: 0.0 for job in jobs}
-    queues = [consumer.queue for consumer in consumers]
-    log.info("worker started", extra={"jobs": sorted(due), "queues": queues})
+    log.info("worker started", extra={"jobs": sorted(due), "queues": [c.queue for c in consumers]})
     while not stop.is_set():
         heartbeat.round()
         for job in jobs:
             if time.monotonic() >= due[job.name]:
-                _run_logged(app, job)
+                try:
+                    run_job(app, job)
+                except Exception:  # a failing job (database down, a bug) must not stop the others
+                    log.exception("job failed", extra={"job": job.name})
                 due[job.name] = time.monotonic() + job.every_seconds
         heartbeat.round()
         next_due = min(due.values(), default=time.monotonic() + IDLE_SECONDS)
@@ -236,7 +230,7 @@ def run_worker(
             stop.wait(wait)
     if runner:
         runner.close()
-    beating.join()
+    heartbeat.join()
     log.info("worker stopped")
 
 
@@ -248,10 +242,3 @@ def _consumer_runner(app: Flask, consumers: Sequence["Consumer"]) -> "ConsumerRu
     from flotilla.consumer import ConsumerRunner
 
     return ConsumerRunner(app, consumers, BrokerSettings.from_env(Env()))
-
-
-def _run_logged(app: Flask, job: Job) -> None:
-    try:
-        run_job(app, job)
-    except Exception:  # a failing job (database down, a bug) must not stop the others
-        log.exception("job failed", extra={"job": job.name})

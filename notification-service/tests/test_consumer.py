@@ -17,16 +17,21 @@ import pika
 import pika.exceptions
 import pytest
 
-from flotilla.broker import EXCHANGE, BrokerSettings, connect, publish
+from flotilla.broker import (
+    EXCHANGE,
+    BrokerSettings,
+    check_consumer_queues,
+    connect,
+    declare_consumer_queues,
+    publish,
+)
 from flotilla.consumer import (
     ATTEMPT_HEADER,
     Consumer,
     ConsumerRunner,
     InvalidEventError,
-    check_declared,
     dead_letter_depths,
     dead_letters,
-    declare,
     replay_dead_letters,
 )
 from flotilla.logs import JsonFormatter
@@ -123,7 +128,8 @@ def make_probe(app, operator, channel) -> Iterator[Callable[..., Probe]]:
             {f"{name}.happened": handler},
             **{"max_attempts": 3, "first_retry_seconds": 0.2, "max_retry_seconds": 0.4, **options},
         )
-        declare(channel, consumer)  # as the broker's definitions declare a consumer's queues
+        # As the broker's definitions declare a consumer's queues.
+        declare_consumer_queues(channel, consumer.queue, consumer.handlers)
         probe = Probe(consumer, ConsumerRunner(app_ or app, [consumer], operator), channel)
         probe.run_until(lambda: probe.runner._channel is not None)
         made.append(probe)
@@ -134,7 +140,7 @@ def make_probe(app, operator, channel) -> Iterator[Callable[..., Probe]]:
         probe.runner.close()
         for queue in (probe.consumer.queue, probe.consumer.retry_queue, probe.consumer.dead_queue):
             channel.queue_delete(queue)
-        channel.exchange_delete(probe.consumer.retry_exchange)
+        channel.exchange_delete(probe.consumer.retry_queue)  # its exchange
 
 
 def test_an_event_is_handled_once_however_often_it_is_delivered(make_probe, db, caplog):
@@ -258,7 +264,8 @@ def test_log_lines_while_handling_an_event_carry_its_request_id(make_probe):
 
 def test_the_queues_are_durable_quorum_queues(make_probe, channel):
     probe = make_probe()
-    declare(channel, probe.consumer)  # the same declaration again: accepted
+    # The same declaration again: accepted.
+    declare_consumer_queues(channel, probe.consumer.queue, probe.consumer.handlers)
     for queue in (probe.consumer.queue, probe.consumer.retry_queue, probe.consumer.dead_queue):
         # Declared as anything else, it is refused: it exists as declared.
         with pytest.raises(pika.exceptions.ChannelClosedByBroker, match="inequivalent arg"):
@@ -278,14 +285,14 @@ def test_without_rabbitmq_the_runner_waits_and_retries_with_backoff(app, config,
     assert caplog.messages.count("RabbitMQ unavailable, retrying") == 1
 
 
-def test_the_broker_definitions_declare_the_consumer_queues_as_declare_does(channel, config):
+def test_the_broker_definitions_declare_the_consumer_queues_as_the_lib_does(channel, config):
     # RabbitMQ refuses a queue declared again with other arguments: rabbitmq/definitions.sh
     # declared these at boot, and the lib's declaration of them is accepted.
-    declare(channel, CONSUMER)
+    declare_consumer_queues(channel, CONSUMER.queue, CONSUMER.handlers)
     # The consumer's own user finds them (it could not declare them).
     connection = connect(config.broker)
     try:
-        check_declared(connection.channel(), CONSUMER)
+        check_consumer_queues(connection.channel(), CONSUMER.queue)
     finally:
         connection.close()
 
