@@ -138,8 +138,13 @@ class _Delivery:
 def dead_letters(settings: BrokerSettings, consumer: Consumer) -> list[dict[str, Any]]:
     """Return what waits in a consumer's dead-letter queue, leaving it there."""
     with _connect(settings) as connection:
-        # Closing the connection hands back every message taken: nothing was acknowledged.
-        return [_described(letter) for letter in _take_all(connection.channel(), consumer)]
+        channel = connection.channel()
+        letters = [_described(letter) for letter in _take_all(channel, consumer)]
+        # Handed back, and the channel closed, before answering: a listing right after this
+        # one finds them all again (a closing connection may hand them back later).
+        channel.basic_nack(multiple=True, requeue=True)
+        channel.close()
+        return letters
 
 
 def replay_dead_letters(settings: BrokerSettings, consumer: Consumer) -> int:
