@@ -1,6 +1,6 @@
 """Idempotency-Key (API.md): per user, a repeat with the same body gets the first response.
 
-A key is claimed in the transaction that records its order as pending, and its answer is
+A key is claimed by the statement that records its order as pending, and its answer is
 stored in the transaction that settles the order, whoever settles it (the request, a repeat,
 or the worker's recovery), so a repeat always ends up with the order's final outcome.
 """
@@ -27,10 +27,14 @@ LEASE_SECONDS = 120
 
 @dataclass(frozen=True)
 class Claim:
-    """The reservation id a request places its order under; fresh when nobody used it before."""
+    """The reservation id a request places its order under; fresh when nobody used it before.
+
+    `order`: the pending order recorded with the key's claim, if it was.
+    """
 
     reservation_id: str
     fresh: bool
+    order: dict | None = None
 
 
 def new_claim() -> Claim:
@@ -45,13 +49,20 @@ def body_hash(data: object) -> str:
 
 
 def claim(
-    cursor: RealDictCursor, *, user_id: int, key: str, request_hash: str, retention_hours: int
+    cursor: RealDictCursor,
+    *,
+    user_id: int,
+    key: str,
+    request_hash: str,
+    retention_hours: int,
+    lines: list[dict],
 ) -> Claim | Response:
-    """Claim a key for this request, or return the stored response a repeat gets.
+    """Claim a key for this request and record its order as pending, or return the stored
+    response a repeat gets, or the claim of the repeat that takes the key over.
 
     Raises 422 for another body with the key and 409 while another request holds its lease.
     """
-    claimed = repository.claim_idempotency_key(
+    order = repository.claim_idempotency_key(
         cursor,
         user_id=user_id,
         key=key,
@@ -59,9 +70,10 @@ def claim(
         reservation_id=new_claim().reservation_id,
         retention_hours=retention_hours,
         lease_seconds=LEASE_SECONDS,
+        lines=lines,
     )
-    if claimed is not None:
-        return Claim(claimed["reservation_id"], fresh=True)
+    if order is not None:
+        return Claim(order["reservation_id"], fresh=True, order=order)
     stored = repository.get_idempotency_key(cursor, user_id=user_id, key=key)
     if stored is None:  # the first request failed and forgot the key a moment ago
         raise ApiError(409, "idempotency_conflict", "A request with this key is being retried")

@@ -111,11 +111,19 @@ def place(
 def confirm(cursor: RealDictCursor, *, order: dict, items: list[dict]) -> Outcome:
     """Confirm a pending order with the lines product-service took, its event and its answer."""
     total = sum(item["unit_price_cents"] * item["quantity"] for item in items)
-    confirmed = repository.confirm_order(cursor, order_id=order["id"], total_cents=total)
+    # What it becomes is known before the write, so the answer is stored by the same statement.
+    document = order_document({**order, "status": "confirmed", "total_cents": total}, items)
+    body = current_app.json.dumps(document)
+    confirmed = repository.confirm_order(
+        cursor,
+        order_id=order["id"],
+        total_cents=total,
+        items=items,
+        status_code=CREATED,
+        response_body=body,
+    )
     if confirmed is None:
         return settled_outcome(cursor, order=order)
-    repository.price_order_items(cursor, order_id=order["id"], items=items)
-    document = order_document(confirmed, items)
     outbox.add_event(
         cursor,
         type="order.confirmed",
@@ -126,7 +134,7 @@ def confirm(cursor: RealDictCursor, *, order: dict, items: list[dict]) -> Outcom
             "total_cents": total,
         },
     )
-    return _answer(cursor, order=confirmed, status=CREATED, document=document)
+    return Outcome(CREATED, body)
 
 
 def fail(cursor: RealDictCursor, *, order: dict) -> Outcome:

@@ -3,33 +3,40 @@
 from psycopg2.extras import RealDictCursor
 
 
+def _lines(lines: list[dict]) -> dict:
+    """Return the parameters of an order's lines (product_id, quantity): two arrays."""
+    return {
+        "product_ids": [line["product_id"] for line in lines],
+        "quantities": [line["quantity"] for line in lines],
+    }
+
+
 def insert_pending_order(
     cursor: RealDictCursor, *, user_id: int, reservation_id: str, lines: list[dict]
 ) -> dict:
     """Record an order and its lines (product_id, quantity) as pending; return the order."""
+    # One statement (one round trip) for the order and its lines.
     cursor.execute(
         """
-        INSERT INTO orders (user_id, reservation_id, status)
-        VALUES (%(user_id)s, %(reservation_id)s, 'pending')
-        RETURNING id, user_id, status, total_cents, created_at, reservation_id, stock_returned_at
+        WITH placed AS (
+            INSERT INTO orders (user_id, reservation_id, status)
+            VALUES (%(user_id)s, %(reservation_id)s, 'pending')
+            RETURNING id, user_id, status, total_cents, created_at, reservation_id,
+                stock_returned_at
+        ),
+        placed_lines AS (
+            INSERT INTO order_items (order_id, product_id, quantity)
+            SELECT placed.id, line.product_id, line.quantity
+            FROM placed,
+                unnest(%(product_ids)s::bigint[], %(quantities)s::integer[])
+                    AS line (product_id, quantity)
+        )
+        SELECT id, user_id, status, total_cents, created_at, reservation_id, stock_returned_at
+        FROM placed
         """,
-        {"user_id": user_id, "reservation_id": reservation_id},
+        {"user_id": user_id, "reservation_id": reservation_id, **_lines(lines)},
     )
-    order = cursor.fetchone()
-    cursor.execute(
-        """
-        INSERT INTO order_items (order_id, product_id, quantity)
-        SELECT %(order_id)s, line.product_id, line.quantity
-        FROM unnest(%(product_ids)s::bigint[], %(quantities)s::integer[])
-            AS line (product_id, quantity)
-        """,
-        {
-            "order_id": order["id"],
-            "product_ids": [line["product_id"] for line in lines],
-            "quantities": [line["quantity"] for line in lines],
-        },
-    )
-    return order
+    return cursor.fetchone()
 
 
 def get_order(cursor: RealDictCursor, *, order_id: int) -> dict | None:
@@ -115,43 +122,65 @@ def count_orders(cursor: RealDictCursor, *, user_id: int) -> int:
     return cursor.fetchone()["total"]
 
 
-def confirm_order(cursor: RealDictCursor, *, order_id: int, total_cents: int) -> dict | None:
-    """Confirm a pending order at its total; return it, or None when it was not pending."""
+def confirm_order(
+    cursor: RealDictCursor,
+    *,
+    order_id: int,
+    total_cents: int,
+    items: list[dict],
+    status_code: int,
+    response_body: str,
+) -> dict | None:
+    """Confirm a pending order at its total, give its lines the names and unit prices
+    product-service took them at and store its key's answer (if it has a key); return the
+    order, or None (and change nothing) when it was not pending."""
     # Conditional on pending: of the request, a repeat and the recovery, exactly one settles it.
+    # One statement: the lines and the key change only with the order, in one round trip.
     cursor.execute(
         """
-        UPDATE orders
-        SET status = 'confirmed',
-            total_cents = %(total_cents)s,
-            updated_at = now()
-        WHERE id = %(order_id)s
-          AND status = 'pending'
-        RETURNING id, user_id, status, total_cents, created_at, reservation_id, stock_returned_at
-        """,
-        {"order_id": order_id, "total_cents": total_cents},
-    )
-    return cursor.fetchone()
-
-
-def price_order_items(cursor: RealDictCursor, *, order_id: int, items: list[dict]) -> None:
-    """Give an order's lines the names and unit prices product-service took them at."""
-    cursor.execute(
-        """
-        UPDATE order_items AS item
-        SET name = priced.name,
-            unit_price_cents = priced.unit_price_cents
-        FROM unnest(%(product_ids)s::bigint[], %(names)s::text[], %(prices)s::bigint[])
-            AS priced (product_id, name, unit_price_cents)
-        WHERE item.order_id = %(order_id)s
-          AND item.product_id = priced.product_id
+        WITH confirmed AS (
+            UPDATE orders
+            SET status = 'confirmed',
+                total_cents = %(total_cents)s,
+                updated_at = now()
+            WHERE id = %(order_id)s
+              AND status = 'pending'
+            RETURNING id, user_id, status, total_cents, created_at, reservation_id,
+                stock_returned_at
+        ),
+        priced AS (
+            UPDATE order_items AS item
+            SET name = price.name,
+                unit_price_cents = price.unit_price_cents
+            FROM confirmed,
+                unnest(%(product_ids)s::bigint[], %(names)s::text[], %(prices)s::bigint[])
+                    AS price (product_id, name, unit_price_cents)
+            WHERE item.order_id = confirmed.id
+              AND item.product_id = price.product_id
+        ),
+        answered AS (
+            UPDATE idempotency_keys AS idem
+            SET status_code = %(status_code)s,
+                response_body = %(response_body)s,
+                updated_at = now()
+            FROM confirmed
+            WHERE idem.reservation_id = confirmed.reservation_id
+              AND idem.status_code IS NULL
+        )
+        SELECT id, user_id, status, total_cents, created_at, reservation_id, stock_returned_at
+        FROM confirmed
         """,
         {
             "order_id": order_id,
+            "total_cents": total_cents,
             "product_ids": [item["product_id"] for item in items],
             "names": [item["name"] for item in items],
             "prices": [item["unit_price_cents"] for item in items],
+            "status_code": status_code,
+            "response_body": response_body,
         },
     )
+    return cursor.fetchone()
 
 
 def set_order_status(
@@ -274,30 +303,52 @@ def claim_idempotency_key(
     reservation_id: str,
     retention_hours: int,
     lease_seconds: int,
+    lines: list[dict],
 ) -> dict | None:
-    """Record a key as running; return the row, or None when the key is still remembered.
+    """Record a key as running with its order, pending with its lines (product_id, quantity);
+    return the order, or None (nothing recorded) when the key is still remembered.
 
     A key past its retention counts as new, whether or not the purge job removed it yet.
     """
     cursor.execute(
         """
-        INSERT INTO idempotency_keys (user_id, key, request_hash, reservation_id, lease_expires_at)
-        VALUES (
-            %(user_id)s,
-            %(key)s,
-            %(request_hash)s,
-            %(reservation_id)s,
-            now() + make_interval(secs => %(lease_seconds)s)
+        WITH source AS (
+            INSERT INTO idempotency_keys (
+                user_id, key, request_hash, reservation_id, lease_expires_at
+            )
+            VALUES (
+                %(user_id)s,
+                %(key)s,
+                %(request_hash)s,
+                %(reservation_id)s,
+                now() + make_interval(secs => %(lease_seconds)s)
+            )
+            ON CONFLICT (user_id, key) DO UPDATE
+            SET request_hash = EXCLUDED.request_hash,
+                reservation_id = EXCLUDED.reservation_id,
+                status_code = NULL,
+                response_body = NULL,
+                created_at = now(),
+                lease_expires_at = EXCLUDED.lease_expires_at
+            WHERE idempotency_keys.created_at < now() - make_interval(hours => %(hours)s)
+            RETURNING reservation_id
+        ),
+        placed AS (
+            INSERT INTO orders (user_id, reservation_id, status)
+            SELECT %(user_id)s, source.reservation_id, 'pending'
+            FROM source
+            RETURNING id, user_id, status, total_cents, created_at, reservation_id,
+                stock_returned_at
+        ),
+        placed_lines AS (
+            INSERT INTO order_items (order_id, product_id, quantity)
+            SELECT placed.id, line.product_id, line.quantity
+            FROM placed,
+                unnest(%(product_ids)s::bigint[], %(quantities)s::integer[])
+                    AS line (product_id, quantity)
         )
-        ON CONFLICT (user_id, key) DO UPDATE
-        SET request_hash = EXCLUDED.request_hash,
-            reservation_id = EXCLUDED.reservation_id,
-            status_code = NULL,
-            response_body = NULL,
-            created_at = now(),
-            lease_expires_at = EXCLUDED.lease_expires_at
-        WHERE idempotency_keys.created_at < now() - make_interval(hours => %(hours)s)
-        RETURNING user_id, key, request_hash, reservation_id, status_code, response_body
+        SELECT id, user_id, status, total_cents, created_at, reservation_id, stock_returned_at
+        FROM placed
         """,
         {
             "user_id": user_id,
@@ -306,6 +357,7 @@ def claim_idempotency_key(
             "reservation_id": reservation_id,
             "hours": retention_hours,
             "lease_seconds": lease_seconds,
+            **_lines(lines),
         },
     )
     return cursor.fetchone()

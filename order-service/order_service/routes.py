@@ -44,10 +44,11 @@ def create_order(body: NewOrder, headers: OrderHeaders) -> Response:
                 key=key,
                 request_hash=idempotency.body_hash({"items": lines}),
                 retention_hours=settings().idempotency_hours,
+                lines=lines,
             )
             if isinstance(claim, Response):
                 return claim
-        order = record_pending(
+        order = claim.order or record_pending(
             cursor,
             user_id=user_id,
             reservation_id=claim.reservation_id,

@@ -26,8 +26,9 @@ def _interrupted(app, db, user: dict, lines: list[dict], *, key=None, taken=Fals
                 key=key,
                 request_hash=idempotency.body_hash({"items": lines}),
                 retention_hours=24,
+                lines=lines,
             )
-        order = orders.record_pending(
+        order = claim.order or orders.record_pending(
             cursor, user_id=user["id"], reservation_id=claim.reservation_id, lines=lines, fresh=True
         )
     if taken:

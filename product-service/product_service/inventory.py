@@ -80,12 +80,6 @@ def _take(
     cursor: RealDictCursor, *, reservation_id: str, lines: list[dict], products: dict[int, dict]
 ) -> list[dict]:
     """Take the stock of checked lines and store them with their names and prices."""
-    ordered = sorted(lines, key=lambda line: line["product_id"])
-    repository.change_stock(
-        cursor,
-        product_ids=[line["product_id"] for line in ordered],
-        deltas=[-line["quantity"] for line in ordered],
-    )
     items = [
         {
             "product_id": line["product_id"],
@@ -93,9 +87,9 @@ def _take(
             "unit_price_cents": products[line["product_id"]]["price_cents"],
             "quantity": line["quantity"],
         }
-        for line in ordered
+        for line in sorted(lines, key=lambda line: line["product_id"])
     ]
-    repository.insert_reservation_items(cursor, reservation_id=reservation_id, items=items)
+    repository.take_stock(cursor, reservation_id=reservation_id, items=items)
     return items
 
 
