@@ -439,9 +439,12 @@ def _per_request(cases: tuple[str, ...], cores: Callable[[dict], float | None]) 
     """The most CPU ms per request, over the edge runs of cases, that cores(run) spent."""
 
     def measure(runs: dict, _report: dict) -> float | None:
-        edges = [runs[c, "edge"] for c in cases if (c, "edge") in runs]
-        found = [cores(r) / r["rps"] * 1000 for r in edges if r["rps"] and cores(r) is not None]
-        return max(found, default=None)
+        spent = [
+            (cores(runs[c, "edge"]), runs[c, "edge"]["rps"]) for c in cases if (c, "edge") in runs
+        ]
+        return max(
+            (used / rps * 1000 for used, rps in spent if rps and used is not None), default=None
+        )
 
     return measure
 
