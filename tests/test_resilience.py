@@ -196,39 +196,40 @@ def test_nginx_serves_again_soon_after_the_gateway_restarts(api, stack):
     assert statuses == [200] * 20
 
 
-def test_nginx_balances_over_every_gateway_replica(api, stack, start_gateway):
-    extra = start_gateway({}, aliases=["api-gateway"])
-    replicas = [container_of(stack, "api-gateway"), extra]
-    addresses = set()
-    for replica in replicas:
-        replica.reload()
-        networks = replica.attrs["NetworkSettings"]["Networks"]
-        addresses |= {f"{n['IPAddress']}:8000" for name, n in networks.items() if "_edge" in name}
-    nginx = container_of(stack, "nginx")
-    marker = f"balance-{uuid.uuid4().hex}"
-    since = time.time() - 1
+def edge_address(container) -> str:
+    """The container's address and port on the stack's edge network, as NGINX logs it."""
+    container.reload()
+    networks = container.attrs["NetworkSettings"]["Networks"]
+    return next(f"{n['IPAddress']}:8000" for name, n in networks.items() if name.endswith("_edge"))
 
-    def both_served() -> bool:
-        response = api.get("/api/nothing", headers={"X-Request-ID": f"{marker}-{uuid.uuid4().hex}"})
-        assert response.status_code == 404
+
+def test_nginx_follows_the_gateway_replicas_as_they_come_and_go(api, stack, start_gateway):
+    nginx = container_of(stack, "nginx")
+    gateway = edge_address(container_of(stack, "api-gateway"))
+
+    def served_by(*replicas) -> bool:
+        """Whether the gateway and these replicas answer a few requests, and no other one."""
+        marker, since = f"follow-{uuid.uuid4().hex}", time.time() - 1
+        for number in range(8):
+            response = api.get("/api/nothing", headers={"X-Request-ID": f"{marker}-{number}"})
+            assert response.status_code == 404
+        time.sleep(1.2)  # NGINX writes its access lines at most 1 s late
         # NGINX's access line names the replica that answered each request.
         served = {
             json.loads(line)["upstream"]
             for line in logs_since([nginx], since).splitlines()
             if marker in line and line.startswith("{")
         }
-        return addresses <= served
+        return served == {gateway, *map(edge_address, replicas)}
 
-    try:
-        # NGINX re-resolves the name at most 5 s later, then round-robins.
-        wait_until(both_served, 30, "both gateway replicas to get requests")
-    finally:
-        # Out of DNS first; once NGINX's cached answer has expired, stop it.
-        extra.reload()
-        for network in list(extra.attrs["NetworkSettings"]["Networks"]):
-            if network.endswith("_edge"):
-                extra.client.networks.get(network).disconnect(extra)
-        time.sleep(6)
-        extra.remove(force=True)
+    # NGINX resolves the name again at most 5 s later, reloads, then round-robins.
+    first = start_gateway({}, aliases=["api-gateway"])
+    wait_until(lambda: served_by(first), 30, "the first extra replica to get requests")
+    # As in a rolling update: a replica with a new address, then the old one stopped.
+    second = start_gateway({}, aliases=["api-gateway"])
+    first.stop(timeout=5)
+    wait_until(lambda: served_by(second), 30, "the second to take the first one's place")
+    second.stop(timeout=5)
+    wait_until(lambda: served_by(), 30, "the stack's gateway alone")
     statuses = [api.get("/health").status_code for _ in range(10)]
     assert statuses == [200] * 10

@@ -1,0 +1,59 @@
+#!/bin/sh
+# Run by the nginx image's entrypoint before NGINX starts (official images, alpine and
+# debian). Writes upstreams.inc: the upstream blocks server.inc proxies to, each with the
+# addresses its name has now and a pool of idle connections kept open between requests.
+# NGINX resolves an upstream's names only when it loads its configuration, so a loop started
+# here resolves them again every NGINX_UPSTREAM_RESOLVE_SECONDS (5) and, when they change (a
+# container restarted with a new address, a replica more or fewer), rewrites the file and
+# reloads NGINX, which is graceful. This works on NGINX 1.22 and later alike (`server ...
+# resolve` needs 1.27.3). A name that has no address keeps its last known ones (a stopped
+# container, a DNS hiccup); with none known yet, a server that refuses at once stands in:
+# NGINX starts, and answers 502 until the name resolves.
+set -eu
+
+dir="${NGINX_ENVSUBST_OUTPUT_DIR:-/etc/nginx/conf.d}"
+every="${NGINX_UPSTREAM_RESOLVE_SECONDS:-5}"
+mkdir -p "$dir/upstreams"
+
+# Each upstream: its name in server.inc, host, port, idle connections kept per NGINX worker.
+upstreams() {
+	echo "api_gateway api-gateway 8000 32"
+	# storefront: begin
+	echo "storefront storefront 8000 8"
+	# storefront: end
+}
+
+# render: every upstream block, from the addresses each host has now (or had last).
+render() {
+	upstreams | while read -r name host port keepalive; do
+		found=$(getent hosts "$host" | awk '$1 !~ /:/ {print $1}' | sort -u) || true
+		if [ -n "$found" ]; then
+			echo "$found" >"$dir/upstreams/$name"
+		fi
+		echo "upstream $name {"
+		if [ -s "$dir/upstreams/$name" ]; then
+			sed "s/.*/    server &:$port;/" "$dir/upstreams/$name"
+		else
+			echo "    server 127.0.0.1:1; # $host has no address yet"
+		fi
+		echo "    keepalive $keepalive;"
+		echo "}"
+	done
+}
+
+render >"$dir/upstreams.inc"
+echo "$0: upstreams:" $(grep -o 'server [^;]*' "$dir/upstreams.inc" | cut -d' ' -f2)
+
+follow() {
+	while sleep "$every"; do
+		render >"$dir/upstreams.inc.new"
+		if cmp -s "$dir/upstreams.inc.new" "$dir/upstreams.inc"; then
+			continue
+		fi
+		mv "$dir/upstreams.inc.new" "$dir/upstreams.inc"
+		echo "$0: new upstream addresses, reloading NGINX:" \
+			$(grep -o 'server [^;]*' "$dir/upstreams.inc" | cut -d' ' -f2) >&2
+		kill -HUP 1 # NGINX's master, exec'd by the entrypoint (or the init that forwards it)
+	done
+}
+follow &
