@@ -189,6 +189,19 @@ def test_requests_pass_and_stay_fast_while_redis_is_down(
     wait_until(limited_and_cached, 15, "rate limits and the cache to come back")
 
 
+def test_a_stopped_containers_name_fails_to_resolve_in_seconds_not_ten(stack):
+    # Docker's DNS never answers for it on an internal network: every caller waits for the
+    # resolver to give up (RES_OPTIONS, docker-compose.yml; glibc's default is 10 s).
+    lookup = (
+        "import socket, time\n"
+        "started = time.monotonic()\n"
+        "try:\n    socket.getaddrinfo('stopped-service', 8000)\n"
+        "except OSError:\n    print(time.monotonic() - started)"
+    )
+    result = container_of(stack, "order-service").exec_run(["python", "-c", lookup])
+    assert result.exit_code == 0 and float(result.output) < 4, result.output
+
+
 def test_nginx_serves_again_soon_after_the_gateway_restarts(api, stack):
     container_of(stack, "api-gateway").restart(timeout=5)
     wait_until(stack_is_healthy, 30, "NGINX to reach the restarted gateway")

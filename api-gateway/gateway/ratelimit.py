@@ -24,7 +24,7 @@ from gateway.config import (
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # How old the addresses of TRUSTED_PROXIES' names may get: as long as NGINX keeps those it
-# looks up (resolver valid=5s), so a proxy's old address is not believed for longer.
+# looks up (it resolves them again every 5 s), so a proxy's old address is not believed for longer.
 PROXY_ADDRESSES_SECONDS = 5.0
 # A forwarded request from a peer that is none of them looks the names up again, at most
 # this often: a proxy restarted at a new address is believed within it, and a peer forging

@@ -37,9 +37,10 @@ _resolver_lock = threading.Lock()
 def resolves(host: str, port: int, timeout: float) -> bool:
     """Return whether host resolves within timeout.
 
-    A socket's connect timeout does not cover the name lookup before it. On a Compose
-    network the name of a stopped container can take 10 s to fail, so a dead dependency
-    would stall every caller; this bounds the lookup (the lookup thread finishes on its own).
+    A socket's connect timeout does not cover the name lookup before it. On an internal
+    network the name of a stopped container fails only when the resolver gives up (10 s by
+    default, 2 s with docker-compose.yml's RES_OPTIONS), so a dead dependency would stall
+    every caller; this bounds the wait (the lookup thread finishes on its own).
     Callers asking for a name whose lookup is under way wait for that one: lookups that
     hang take at most one thread per name, never all of them, so the names of live
     services still resolve.

@@ -228,8 +228,8 @@ def broker_check(settings: BrokerSettings) -> Callable[[], None]:
 
 
 def _connect(settings: BrokerSettings) -> pika.BlockingConnection:
-    # The socket timeouts do not cover the name lookup, which can take 10 s to fail for a
-    # stopped container on a Compose network.
+    # The socket timeouts do not cover the name lookup, which fails only when the resolver
+    # gives up for a stopped container on an internal network (flotilla.clients.resolves).
     parameters = pika.URLParameters(settings.url)
     if not resolves(parameters.host, parameters.port, RESOLVE_TIMEOUT_SECONDS):
         raise pika.exceptions.AMQPConnectionError(f"cannot resolve {parameters.host}")
