@@ -26,7 +26,8 @@ upstreams() {
 # render: every upstream block, from the addresses each host has now (or had last).
 render() {
 	upstreams | while read -r name host port keepalive; do
-		found=$(getent hosts "$host" | awk '$1 !~ /:/ {print $1}' | sort -u) || true
+		# ahostsv4, not hosts: Alpine's getent prints only the first address of a host.
+		found=$(getent ahostsv4 "$host" | awk '{print $1}' | sort -u) || true
 		if [ -n "$found" ]; then
 			echo "$found" >"$dir/upstreams/$name"
 		fi
@@ -41,18 +42,24 @@ render() {
 	done
 }
 
+# summary: "name address ..." per upstream, on one line, for the log.
+summary() {
+	awk '/^upstream/ {printf "%s%s", sep, $2; sep = "; "}
+		/server/ {sub(";", "", $2); printf " %s", $2} END {print ""}' "$dir/upstreams.inc"
+}
+
 render >"$dir/upstreams.inc"
-echo "$0: upstreams:" $(grep -o 'server [^;]*' "$dir/upstreams.inc" | cut -d' ' -f2)
+echo "$0: upstreams: $(summary)"
 
 follow() {
+	set +e # a round that fails is tried again the next time
 	while sleep "$every"; do
 		render >"$dir/upstreams.inc.new"
 		if cmp -s "$dir/upstreams.inc.new" "$dir/upstreams.inc"; then
 			continue
 		fi
 		mv "$dir/upstreams.inc.new" "$dir/upstreams.inc"
-		echo "$0: new upstream addresses, reloading NGINX:" \
-			$(grep -o 'server [^;]*' "$dir/upstreams.inc" | cut -d' ' -f2) >&2
+		echo "$0: new upstream addresses, reloading NGINX: $(summary)" >&2
 		kill -HUP 1 # NGINX's master, exec'd by the entrypoint (or the init that forwards it)
 	done
 }
