@@ -13,6 +13,12 @@ set -eu
 
 dir="${NGINX_ENVSUBST_OUTPUT_DIR:-/etc/nginx/conf.d}"
 every="${NGINX_UPSTREAM_RESOLVE_SECONDS:-5}"
+case "$every" in
+'' | *[!0-9]* | 0)
+	echo "$0: NGINX_UPSTREAM_RESOLVE_SECONDS must be a whole number of seconds, got '$every'" >&2
+	exit 1
+	;;
+esac
 mkdir -p "$dir/upstreams"
 
 # Each upstream: its name in server.inc, host, port, idle connections kept per NGINX worker.
