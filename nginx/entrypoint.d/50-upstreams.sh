@@ -19,7 +19,6 @@ case "$every" in
 	exit 1
 	;;
 esac
-mkdir -p "$dir/upstreams"
 
 # Each upstream: its name in server.inc, host, port, idle connections kept per NGINX worker.
 upstreams() {
@@ -29,20 +28,19 @@ upstreams() {
 	# storefront: end
 }
 
-# render: every upstream block, from the addresses each host has now (or had last).
+# render: every upstream block, from the addresses each host has now, else from the blocks
+# rendered last (upstreams.inc itself).
 render() {
 	upstreams | while read -r name host port keepalive; do
 		# ahostsv4, not hosts: Alpine's getent prints only the first address of a host.
-		found=$(getent ahostsv4 "$host" | awk '{print $1}' | sort -u) || true
-		if [ -n "$found" ]; then
-			echo "$found" >"$dir/upstreams/$name"
+		servers=$(getent ahostsv4 "$host" | sort -u -k1,1 |
+			awk -v port="$port" '{print "    server " $1 ":" port ";"}') || true
+		if [ -z "$servers" ] && [ -f "$dir/upstreams.inc" ]; then
+			servers=$(awk -v name="$name" '$1 == "upstream" {on = $2 == name}
+				on && $1 == "server"' "$dir/upstreams.inc")
 		fi
 		echo "upstream $name {"
-		if [ -s "$dir/upstreams/$name" ]; then
-			sed "s/.*/    server &:$port;/" "$dir/upstreams/$name"
-		else
-			echo "    server 127.0.0.1:1; # $host has no address yet"
-		fi
+		echo "${servers:-    server 127.0.0.1:1; # $host has no address yet}"
 		echo "    keepalive $keepalive;"
 		echo "}"
 	done
@@ -54,7 +52,9 @@ summary() {
 		/server/ {sub(";", "", $2); printf " %s", $2} END {print ""}' "$dir/upstreams.inc"
 }
 
-render >"$dir/upstreams.inc"
+mkdir -p "$dir"
+render >"$dir/upstreams.inc.new"
+mv "$dir/upstreams.inc.new" "$dir/upstreams.inc"
 echo "$0: upstreams: $(summary)"
 
 follow() {
