@@ -140,9 +140,12 @@ def dead_letters(settings: BrokerSettings, consumer: Consumer) -> list[dict[str,
     with _connect(settings) as connection:
         channel = connection.channel()
         letters = [_described(letter) for letter in _take_all(channel, consumer)]
-        # Handed back, and the channel closed, before answering: a listing right after this
-        # one finds them all again (a closing connection may hand them back later).
+        # Handed back before answering, so that a listing right after this one finds them all
+        # again: a quorum queue counts them as waiting a moment after the nack (bounded).
         channel.basic_nack(multiple=True, requeue=True)
+        back_by = time.monotonic() + 5
+        while _depth(channel, consumer.dead_queue) < len(letters) and time.monotonic() < back_by:
+            time.sleep(0.05)
         channel.close()
         return letters
 
