@@ -106,6 +106,13 @@ def container_of(stack: list, service: str):
     return next(c for c in stack if service_of(c) == service)
 
 
+def network_of(container, role: str) -> tuple[str, dict]:
+    """The name and settings (its IPAddress) of the container's network named *_<role>."""
+    container.reload()  # networks joined since it was listed
+    networks = container.attrs["NetworkSettings"]["Networks"]
+    return next((name, n) for name, n in networks.items() if name.endswith(f"_{role}"))
+
+
 def logs_since(containers: list, since: float) -> str:
     """The log output of containers since a Unix time."""
     return "".join(
@@ -155,9 +162,8 @@ def start_gateway(stack: list):
     They join the stack's backend network, then its edge network (with `aliases`, NGINX
     balances over them too); each is removed at the end of the session at the latest."""
     template = container_of(stack, "api-gateway")
-    networks = list(template.attrs["NetworkSettings"]["Networks"])
-    edge = next(n for n in networks if n.endswith("_edge"))
-    backend = next(n for n in networks if n.endswith("_backend"))
+    edge, _ = network_of(template, "edge")
+    backend, _ = network_of(template, "backend")
     started = []
 
     def start(env: dict[str, str], aliases: list[str] | None = None):

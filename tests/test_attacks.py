@@ -21,7 +21,7 @@ from jwt.algorithms import RSAAlgorithm
 
 from flotilla_testing.tokens import access_claims, sign
 
-from conftest import BASE_URL, PASSWORD, TIMEOUT, bearer, register_customer
+from conftest import BASE_URL, PASSWORD, TIMEOUT, bearer, network_of, register_customer
 
 NGINX_HOST = BASE_URL.removeprefix("http://")
 Answer = tuple[int, http.client.HTTPMessage, bytes]
@@ -277,8 +277,7 @@ class KeyServer(ThreadingHTTPServer):
         # This container's address on the backend network, where the gateways reach it (its
         # first address may be on a network they are not on).
         me = docker.from_env().containers.get(socket.gethostname())
-        networks = me.attrs["NetworkSettings"]["Networks"]
-        address = next(n["IPAddress"] for name, n in networks.items() if name.endswith("_backend"))
+        address = network_of(me, "backend")[1]["IPAddress"]
         return f"http://{address}:{self.server_port}"
 
 

@@ -17,12 +17,22 @@ import pytest
 
 from conftest import service_of
 
+END = "--end of redis-cli--"
+
 
 def redis_cli(container, user: str, password_variable: str, *command: str) -> str:
     """Run one command as an ACL user; return what redis-cli printed."""
-    script = f'redis-cli --no-auth-warning --user {user} --pass "${password_variable}" "$@"'
-    _, output = container.exec_run(["sh", "-c", script, "redis-cli", *command])
-    return output.decode().strip()
+    script = (
+        f'redis-cli --no-auth-warning --user {user} --pass "${password_variable}" "$@"; echo {END}'
+    )
+    # Docker's exec now and then hands back none of a short process's output
+    # (docker/docker-py#2042): without the end mark it never arrived, so run it again.
+    for _ in range(3):
+        _, output = container.exec_run(["sh", "-c", script, "redis-cli", *command])
+        printed, ended, _ = output.decode().partition(END)
+        if ended:
+            return printed.strip()
+    raise AssertionError(f"redis-cli {command[0]}: no output from docker exec")
 
 
 @pytest.fixture(scope="module")

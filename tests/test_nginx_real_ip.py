@@ -17,7 +17,15 @@ import docker
 import pytest
 import requests
 
-from conftest import BASE_URL, PROJECT, TIMEOUT, container_of, wait_for_log, wait_until
+from conftest import (
+    BASE_URL,
+    PROJECT,
+    TIMEOUT,
+    container_of,
+    network_of,
+    wait_for_log,
+    wait_until,
+)
 
 
 def documentation_address() -> str:
@@ -27,8 +35,7 @@ def documentation_address() -> str:
 
 def edge_network(stack: list) -> docker.models.networks.Network:
     nginx = container_of(stack, "nginx")
-    name = next(n for n in nginx.attrs["NetworkSettings"]["Networks"] if n.endswith("_edge"))
-    return nginx.client.networks.get(name)
+    return nginx.client.networks.get(network_of(nginx, "edge")[0])
 
 
 def run_nginx(stack: list, trusted_proxies: str, env: dict[str, str] | None = None, **options):

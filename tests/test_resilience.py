@@ -14,6 +14,7 @@ import requests
 from conftest import (
     container_of,
     logs_since,
+    network_of,
     stack_is_healthy,
     wait_for_health,
     wait_for_log,
@@ -211,9 +212,7 @@ def test_nginx_serves_again_soon_after_the_gateway_restarts(api, stack):
 
 def edge_address(container) -> str:
     """The container's address and port on the stack's edge network, as NGINX logs it."""
-    container.reload()
-    networks = container.attrs["NetworkSettings"]["Networks"]
-    return next(f"{n['IPAddress']}:8000" for name, n in networks.items() if name.endswith("_edge"))
+    return f"{network_of(container, 'edge')[1]['IPAddress']}:8000"
 
 
 def test_nginx_follows_the_gateway_replicas_as_they_come_and_go(api, stack, start_gateway):
