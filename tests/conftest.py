@@ -113,6 +113,22 @@ def network_of(container, role: str) -> tuple[str, dict]:
     return next((name, n) for name, n in networks.items() if name.endswith(f"_{role}"))
 
 
+def run_in(container, command: list[str], **options) -> tuple[int, str]:
+    """Run a command that may run twice in a container; return its exit code and output.
+
+    Docker's exec now and then hands back none of a short process's output
+    (docker/docker-py#2042): a mark printed after the command tells that from a command
+    that printed nothing, and the command runs again.
+    """
+    script = '"$@"; echo "--exit $?--"'
+    for _ in range(3):
+        _, output = container.exec_run(["sh", "-c", script, "sh", *command], **options)
+        printed, mark, rest = output.decode().rpartition("--exit ")
+        if mark:
+            return int(rest.split("--")[0]), printed.strip()
+    raise AssertionError(f"{container.name}: no output from {command[0]} in three runs")
+
+
 def logs_since(containers: list, since: float) -> str:
     """The log output of containers since a Unix time."""
     return "".join(

@@ -15,24 +15,13 @@ import pika
 import pika.exceptions
 import pytest
 
-from conftest import service_of
-
-END = "--end of redis-cli--"
+from conftest import run_in, service_of
 
 
 def redis_cli(container, user: str, password_variable: str, *command: str) -> str:
     """Run one command as an ACL user; return what redis-cli printed."""
-    script = (
-        f'redis-cli --no-auth-warning --user {user} --pass "${password_variable}" "$@"; echo {END}'
-    )
-    # Docker's exec now and then hands back none of a short process's output
-    # (docker/docker-py#2042): without the end mark it never arrived, so run it again.
-    for _ in range(3):
-        _, output = container.exec_run(["sh", "-c", script, "redis-cli", *command])
-        printed, ended, _ = output.decode().partition(END)
-        if ended:
-            return printed.strip()
-    raise AssertionError(f"redis-cli {command[0]}: no output from docker exec")
+    script = f'redis-cli --no-auth-warning --user {user} --pass "${password_variable}" "$@"'
+    return run_in(container, ["sh", "-c", script, "redis-cli", *command])[1]
 
 
 @pytest.fixture(scope="module")
@@ -84,8 +73,8 @@ def test_the_storefront_reaches_its_sessions_only(session_store):
 
 def test_the_session_store_never_evicts_and_the_cache_does(redis, session_store):
     admin = 'redis-cli --no-auth-warning -a "$REDIS_PASSWORD" CONFIG GET maxmemory-policy'
-    assert b"noeviction" in session_store.exec_run(["sh", "-c", admin]).output
-    assert b"volatile-lru" in redis.exec_run(["sh", "-c", admin]).output
+    assert "noeviction" in run_in(session_store, ["sh", "-c", admin])[1]
+    assert "volatile-lru" in run_in(redis, ["sh", "-c", admin])[1]
 
 
 def test_the_storefront_cannot_reach_the_cache_nor_the_limits(stack):
@@ -98,8 +87,7 @@ def test_the_storefront_cannot_reach_the_cache_nor_the_limits(stack):
         "except OSError:\n"
         "    print('refused')\n"
     )
-    output = storefront_container.exec_run(["python", "-c", probe]).output
-    assert output.strip() == b"refused"
+    assert run_in(storefront_container, ["python", "-c", probe])[1] == "refused"
 
 
 # --- RabbitMQ ------------------------------------------------------------------------------

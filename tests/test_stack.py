@@ -1,6 +1,6 @@
 """The stack itself: ports, users, secrets, networks and data that survives restarts."""
 
-from conftest import PASSWORD, bearer, service_of, wait_for_health, wait_until_healthy
+from conftest import PASSWORD, bearer, run_in, service_of, wait_for_health, wait_until_healthy
 
 
 def python_containers(stack: list) -> list:
@@ -25,8 +25,8 @@ def test_only_nginx_publishes_a_port(stack):
 
 def test_python_services_run_as_an_unprivileged_user(stack):
     for container in python_containers(stack):
-        exit_code, output = container.exec_run(["id", "-u"])
-        assert exit_code == 0 and output.strip() != b"0", service_of(container)
+        exit_code, output = run_in(container, ["id", "-u"])
+        assert exit_code == 0 and output.isdigit() and output != "0", service_of(container)
 
 
 def test_no_secret_is_baked_into_an_image(stack):
@@ -60,7 +60,7 @@ def test_users_survive_a_database_restart(api, account, stack):
 
 def test_redis_refuses_clients_without_the_password(stack):
     redis = next(c for c in stack if service_of(c) == "redis")
-    _, output = redis.exec_run(["redis-cli", "ping"], environment={"REDISCLI_AUTH": ""})
-    assert b"NOAUTH" in output
-    _, output = redis.exec_run(["redis-cli", "-a", "wrong-password", "--no-auth-warning", "ping"])
-    assert b"PONG" not in output
+    _, output = run_in(redis, ["redis-cli", "ping"], environment={"REDISCLI_AUTH": ""})
+    assert "NOAUTH" in output
+    _, output = run_in(redis, ["redis-cli", "-a", "wrong-password", "--no-auth-warning", "ping"])
+    assert "WRONGPASS" in output and "PONG" not in output

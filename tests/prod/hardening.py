@@ -55,10 +55,11 @@ def problems_of(container: dict, folder: Path, secrets: set[str], swarm: bool) -
             found.append(what)
 
     top = (folder / f"top-{container['Id']}.txt").read_text().splitlines()[1:]
-    # Docker runs a healthcheck as the container's user: for the one root entrypoint that is
-    # root, for the moment the check takes. It is Docker's process, not the container's.
-    health = " ".join(((config.get("Healthcheck") or {}).get("Test") or [""])[1:])
-    uids = [uid for uid, args in map(uid_and_args, top) if args != health]
+    # Docker's processes, not the container's: a healthcheck, run as the container's user
+    # (root for the one root entrypoint), and runc starting any exec (`runc init`, root
+    # until it becomes the command; seen when the machine is busy).
+    dockers = {" ".join(((config.get("Healthcheck") or {}).get("Test") or [""])[1:]), "runc init"}
+    uids = [uid for uid, args in map(uid_and_args, top) if args not in dockers]
     rule(bool(uids) and "0" not in uids, f"a process runs as root (uids {uids})")
     if service not in ROOT_ENTRYPOINT:
         rule(config["User"] not in {"", "root", "0"}, "no unprivileged user")
