@@ -52,21 +52,27 @@ summary() {
 		/server/ {sub(";", "", $2); printf " %s", $2} END {print ""}' "$dir/upstreams.inc"
 }
 
+# update: render the blocks anew; true when they changed (then upstreams.inc holds them).
+update() {
+	render >"$dir/upstreams.inc.new"
+	if cmp -s "$dir/upstreams.inc.new" "$dir/upstreams.inc"; then
+		rm -f "$dir/upstreams.inc.new"
+		return 1
+	fi
+	mv "$dir/upstreams.inc.new" "$dir/upstreams.inc"
+}
+
 mkdir -p "$dir"
-render >"$dir/upstreams.inc.new"
-mv "$dir/upstreams.inc.new" "$dir/upstreams.inc"
+update || true # unchanged: the blocks of an earlier start are the same
 echo "$0: upstreams: $(summary)"
 
 follow() {
 	set +e # a round that fails is tried again the next time
 	while sleep "$every"; do
-		render >"$dir/upstreams.inc.new"
-		if cmp -s "$dir/upstreams.inc.new" "$dir/upstreams.inc"; then
-			continue
+		if update; then
+			echo "$0: new upstream addresses, reloading NGINX: $(summary)" >&2
+			kill -HUP 1 # NGINX's master, exec'd by the entrypoint (or the init that forwards it)
 		fi
-		mv "$dir/upstreams.inc.new" "$dir/upstreams.inc"
-		echo "$0: new upstream addresses, reloading NGINX: $(summary)" >&2
-		kill -HUP 1 # NGINX's master, exec'd by the entrypoint (or the init that forwards it)
 	done
 }
 follow &

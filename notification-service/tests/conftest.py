@@ -32,7 +32,7 @@ def clean(db: Database) -> Database:
                 cursor.execute(
                     "TRUNCATE processed_events, recipients, notifications RESTART IDENTITY"
                 )
-            return db
+            break
         except psycopg2.errors.DeadlockDetected:
             if attempt == 2:
                 raise
