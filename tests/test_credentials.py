@@ -15,7 +15,7 @@ import pika
 import pika.exceptions
 import pytest
 
-from conftest import run_in, service_of
+from conftest import container_of, run_in
 
 
 def redis_cli(container, user: str, password_variable: str, *command: str) -> str:
@@ -26,12 +26,12 @@ def redis_cli(container, user: str, password_variable: str, *command: str) -> st
 
 @pytest.fixture(scope="module")
 def redis(stack):
-    return next(c for c in stack if service_of(c) == "redis")
+    return container_of(stack, "redis")
 
 
 @pytest.fixture(scope="module")
 def session_store(stack):
-    return next(c for c in stack if service_of(c) == "session-store")
+    return container_of(stack, "session-store")
 
 
 def gateway(redis, *command: str) -> str:
@@ -78,7 +78,7 @@ def test_the_session_store_never_evicts_and_the_cache_does(redis, session_store)
 
 
 def test_the_storefront_cannot_reach_the_cache_nor_the_limits(stack):
-    storefront_container = next(c for c in stack if service_of(c) == "storefront")
+    storefront_container = container_of(stack, "storefront")
     probe = (
         "import socket\n"
         "try:\n"

@@ -1,6 +1,14 @@
 """The stack itself: ports, users, secrets, networks and data that survives restarts."""
 
-from conftest import PASSWORD, bearer, run_in, service_of, wait_for_health, wait_until_healthy
+from conftest import (
+    PASSWORD,
+    bearer,
+    container_of,
+    run_in,
+    service_of,
+    wait_for_health,
+    wait_until_healthy,
+)
 
 
 def python_containers(stack: list) -> list:
@@ -37,7 +45,7 @@ def test_no_secret_is_baked_into_an_image(stack):
 
 
 def test_databases_sit_on_an_internal_network(stack):
-    postgres = next(c for c in stack if service_of(c) == "postgres")
+    postgres = container_of(stack, "postgres")
     networks = postgres.attrs["NetworkSettings"]["Networks"]
     assert [name.rsplit("_", 1)[-1] for name in networks] == ["data"]
     for network in postgres.client.networks.list(names=list(networks)):
@@ -45,7 +53,7 @@ def test_databases_sit_on_an_internal_network(stack):
 
 
 def test_users_survive_a_database_restart(api, account, stack):
-    postgres = next(c for c in stack if service_of(c) == "postgres")
+    postgres = container_of(stack, "postgres")
     postgres.restart(timeout=10)
     # Its own healthcheck first: a restart can take under a second, less than the gateway
     # keeps /health's answer, which could then still be the one from before it.
@@ -59,7 +67,7 @@ def test_users_survive_a_database_restart(api, account, stack):
 
 
 def test_redis_refuses_clients_without_the_password(stack):
-    redis = next(c for c in stack if service_of(c) == "redis")
+    redis = container_of(stack, "redis")
     _, output = run_in(redis, ["redis-cli", "ping"], environment={"REDISCLI_AUTH": ""})
     assert "NOAUTH" in output
     _, output = run_in(redis, ["redis-cli", "-a", "wrong-password", "--no-auth-warning", "ping"])
